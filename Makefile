@@ -1,0 +1,88 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# Layout: lib/ is shared by every binary; each binary directory holds a
+# main.c plus modules of its own. Unit tests (tests/unit/test_*.c, cmocka)
+# link everything except the main.c files, built with ASan+UBSan.
+
+CC       ?= cc
+CFLAGS   ?= -O2 -g
+PKGS     := libcurl jansson libmnl libnftnl libsodium libmicrohttpd
+DEPCFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+DEPLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+WARN     := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) -Ilib $(DEPCFLAGS) $(CFLAGS) -MMD -MP
+LDFLAGS  ?=
+ALL_LDFLAGS = -Wl,--as-needed $(LDFLAGS)
+SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+# A binary is built once its directory has a main.c.
+BINS     := $(if $(wildcard cni-plugin/main.c),bin/skein) \
+            $(if $(wildcard node-agent/main.c),bin/skein-agent) \
+            $(if $(wildcard skeinctl/main.c),bin/skeinctl)
+LIB_SRC  := $(wildcard lib/*.c)
+CNI_SRC  := $(wildcard cni-plugin/*.c)
+AGENT_SRC := $(wildcard node-agent/*.c)
+CTL_SRC  := $(wildcard skeinctl/*.c)
+TEST_SRC := $(wildcard tests/unit/test_*.c)
+NONMAIN_SRC := $(LIB_SRC) $(filter-out %/main.c,$(CNI_SRC) $(AGENT_SRC) $(CTL_SRC))
+
+obj      = $(patsubst %.c,build/obj/%.o,$(1))
+sanobj   = $(patsubst %.c,build/san/%.o,$(1))
+
+.PHONY: all test unit bench demo fuzz clean install-deps image
+all: $(BINS)
+
+build/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+build/san/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(SAN) -O1 -c $< -o $@
+
+build/libskein.a: $(call obj,$(LIB_SRC))
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+build/libskein-san.a: $(call sanobj,$(NONMAIN_SRC))
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+bin/skein: $(call obj,$(CNI_SRC)) build/libskein.a
+	@mkdir -p bin
+	$(CC) $(CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(DEPLIBS)
+
+bin/skein-agent: $(call obj,$(AGENT_SRC)) build/libskein.a
+	@mkdir -p bin
+	$(CC) $(CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(DEPLIBS)
+
+bin/skeinctl: $(call obj,$(CTL_SRC)) build/libskein.a
+	@mkdir -p bin
+	$(CC) $(CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(DEPLIBS)
+
+build/tests/%: tests/unit/%.c build/libskein-san.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(SAN) -O1 -o $@ $< build/libskein-san.a $(DEPLIBS) -lcmocka
+
+UNIT_BINS := $(patsubst tests/unit/%.c,build/tests/%,$(TEST_SRC))
+unit: $(UNIT_BINS)
+
+# T=pattern runs only the tests whose name contains pattern.
+test: all unit
+	tests/run.sh $(T)
+
+bench: all
+	bench/run.sh
+
+demo: 
+	hack/install-deps.sh
+	$(MAKE) all
+	hack/demo.sh
+
+install-deps:
+	hack/install-deps.sh
+
+clean:
+	rm -rf build bin
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,41 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Shared helpers for integration scripts. Source it; it sets a unique prefix
+# for namespaces, runs registered clean-ups on every exit, and reports cases.
+set -u
+SKEIN_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BIN=$SKEIN_ROOT/bin
+# Every namespace a test makes starts with this prefix, so clean-up removes
+# exactly what this run created and parallel runs never collide.
+T_PREFIX=${T_PREFIX:-sk$$}
+_cleanups=()
+
+on_exit() { _cleanups=("$*" "${_cleanups[@]}"); }
+_run_cleanups() {
+	local c
+	for c in "${_cleanups[@]}"; do eval "$c" >/dev/null 2>&1 || true; done
+	_cleanups=()
+}
+trap _run_cleanups EXIT
+trap 'exit 130' INT TERM
+
+pass() { echo "PASS: $*"; }
+fail() { echo "FAIL: $*"; }
+skip() { echo "SKIP: $*"; }
+report() { echo "REPORT: $*"; }
+
+# check NAME CMD...: runs CMD, reports NAME as passed or failed.
+check() {
+	local name=$1; shift
+	if "$@"; then pass "$name"; else fail "$name"; fi
+}
+
+need_root() {
+	if [ "$(id -u)" -ne 0 ]; then skip "$(basename "$0"): needs root"; exit 0; fi
+}
+
+# netns_add NAME: creates a namespace removed on exit, with loopback up.
+netns_add() {
+	ip netns add "$1" || return 1
+	on_exit "ip netns pids $1 | xargs -r kill -9; ip netns del $1"
+	ip -n "$1" link set lo up
+}
