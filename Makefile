@@ -67,12 +67,26 @@ build/tests/%: tests/unit/%.c build/libskein-san.a
 UNIT_BINS := $(patsubst tests/unit/%.c,build/tests/%,$(TEST_SRC))
 unit: $(UNIT_BINS)
 
+# Small drivers that integration tests run (tests/tools/*.c), and C
+# benchmarks (bench/bench_*.c): optimized, linked like the binaries.
+TOOL_BINS := $(patsubst tests/tools/%.c,build/tools/%,$(wildcard tests/tools/*.c))
+BENCH_BINS := $(patsubst bench/%.c,build/bench/%,$(wildcard bench/bench_*.c))
+NONMAIN_OBJ := $(call obj,$(filter-out lib/%,$(NONMAIN_SRC)))
+
+build/tools/%: tests/tools/%.c build/libskein.a $(NONMAIN_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(NONMAIN_OBJ) build/libskein.a $(DEPLIBS)
+
+build/bench/%: bench/%.c build/libskein.a $(NONMAIN_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(NONMAIN_OBJ) build/libskein.a $(DEPLIBS)
+
 # T=pattern runs only the tests whose name contains pattern.
-test: all unit
+test: all unit $(TOOL_BINS)
 	tests/run.sh $(T)
 
-bench: all
-	bench/run.sh
+bench: all $(TOOL_BINS) $(BENCH_BINS)
+	bench/run.sh $(B)
 
 demo: 
 	hack/install-deps.sh
