@@ -1,0 +1,643 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include "route.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <linux/fib_rules.h>
+#include <linux/rtnetlink.h>
+
+/* ---- pure core: identity, normalization, diff ---- */
+
+struct route route_normalize(const struct route *r)
+{
+	struct route n = *r;
+
+	n.dst = cidr_network(&r->dst);
+	if (!n.table)
+		n.table = RT_TABLE_MAIN;
+	n.dev[IF_NAMESIZE - 1] = '\0';
+	return n;
+}
+
+struct rule rule_normalize(const struct rule *r)
+{
+	struct rule n = *r;
+
+	n.src = cidr_network(&r->src);
+	n.dst = cidr_network(&r->dst);
+	n.src.ip.family = n.dst.ip.family = r->family;
+	if (!n.table)
+		n.table = SKEIN_ROUTE_TABLE;
+	if (!n.priority)
+		n.priority = SKEIN_RULE_PRIORITY;
+	return n;
+}
+
+static int cmp_u32(uint32_t a, uint32_t b)
+{
+	return a < b ? -1 : a > b;
+}
+
+static int route_key_cmp(const void *a, const void *b)
+{
+	const struct route *x = a, *y = b;
+
+	int c = cmp_u32(x->table, y->table);
+
+	return c ? c : cidr_cmp(&x->dst, &y->dst);
+}
+
+static bool route_same(const void *a, const void *b)
+{
+	const struct route *x = a, *y = b;
+
+	return ip_equal(&x->gateway, &y->gateway) && ip_equal(&x->src, &y->src) &&
+	       !strcmp(x->dev, y->dev) && x->onlink == y->onlink && x->mtu == y->mtu;
+}
+
+static int rule_key_cmp(const void *a, const void *b)
+{
+	const struct rule *x = a, *y = b;
+
+	int c = cmp_u32((uint32_t)x->family, (uint32_t)y->family);
+
+	if (!c)
+		c = cmp_u32(x->priority, y->priority);
+	if (!c)
+		c = cmp_u32(x->table, y->table);
+	if (!c)
+		c = cidr_cmp(&x->src, &y->src);
+	return c ? c : cidr_cmp(&x->dst, &y->dst);
+}
+
+static bool rule_same(const void *a, const void *b)
+{
+	(void)a, (void)b;
+	return true; /* a rule is all key */
+}
+
+/* The element lists as the generic diff sees them. */
+struct diff_list {
+	const char *items;
+	size_t n, size;
+	int (*key_cmp)(const void *, const void *);
+};
+
+static const void *diff_item(const struct diff_list *l, size_t i)
+{
+	return l->items + i * l->size;
+}
+
+static int index_cmp(const void *a, const void *b, void *ctx)
+{
+	const struct diff_list *l = ctx;
+
+	return l->key_cmp(diff_item(l, *(const size_t *)a), diff_item(l, *(const size_t *)b));
+}
+
+static size_t *sorted_indexes(const struct diff_list *l)
+{
+	size_t *idx = malloc((l->n ? l->n : 1) * sizeof(*idx));
+
+	if (!idx)
+		return NULL;
+	for (size_t i = 0; i < l->n; i++)
+		idx[i] = i;
+	qsort_r(idx, l->n, sizeof(*idx), index_cmp, (void *)l);
+	return idx;
+}
+
+/* Index into have of the entry with want's key, or -1. */
+static long find_key(const struct diff_list *have, const size_t *sorted, const void *key)
+{
+	size_t lo = 0, hi = have->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = have->key_cmp(diff_item(have, sorted[mid]), key);
+
+		if (!c)
+			return (long)sorted[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+static long first_duplicate(const struct diff_list *l, const size_t *sorted)
+{
+	for (size_t i = 1; i < l->n; i++)
+		if (!l->key_cmp(diff_item(l, sorted[i - 1]), diff_item(l, sorted[i])))
+			return (long)sorted[i];
+	return -1;
+}
+
+/* Returns -1 (ENOMEM), or the index of a duplicated wanted key as -2 - i. */
+static long diff_run(const struct diff_list *have, const struct diff_list *want,
+		     bool (*same)(const void *, const void *), struct change *out, size_t *n_out)
+{
+	size_t *hs = sorted_indexes(have), *ws = sorted_indexes(want);
+	bool *matched = calloc(have->n ? have->n : 1, sizeof(*matched));
+	long ret = -1, dup;
+	size_t n = 0;
+
+	if (!hs || !ws || !matched)
+		goto out;
+	dup = first_duplicate(want, ws);
+	if (dup >= 0) {
+		ret = -2 - dup;
+		goto out;
+	}
+	for (size_t i = 0; i < want->n; i++) {
+		long h = find_key(have, hs, diff_item(want, i));
+
+		if (h >= 0)
+			matched[h] = true;
+		if (h >= 0 && same(diff_item(have, (size_t)h), diff_item(want, i)))
+			continue;
+		out[have->n + n++] = (struct change){ h < 0 ? CHANGE_ADD : CHANGE_REPLACE, i };
+	}
+	/* Deletions go first, into the front of out. A duplicate in have keeps
+	 * one matched copy; find_key marks only that one. */
+	*n_out = 0;
+	for (size_t i = 0; i < have->n; i++)
+		if (!matched[i])
+			out[(*n_out)++] = (struct change){ CHANGE_DELETE, i };
+	memmove(out + *n_out, out + have->n, n * sizeof(*out));
+	*n_out += n;
+	ret = 0;
+out:
+	free(hs);
+	free(ws);
+	free(matched);
+	return ret;
+}
+
+static int diff(const struct diff_list *have, const struct diff_list *want,
+		bool (*same)(const void *, const void *), struct change **changes,
+		size_t *n_changes, const char *what, struct error *err)
+{
+	struct change *out = malloc((have->n + want->n + 1) * sizeof(*out));
+	long r;
+
+	*changes = NULL;
+	*n_changes = 0;
+	if (!out)
+		return error_set(err, "%s diff: out of memory", what);
+	r = diff_run(have, want, same, out, n_changes);
+	if (r < 0) {
+		free(out);
+		if (r == -1)
+			return error_set(err, "%s diff: out of memory", what);
+		return error_set(err, "%s diff: wanted %s #%ld has the identity of another",
+				 what, what, -2 - r);
+	}
+	*changes = out;
+	return 0;
+}
+
+int route_diff(const struct route *have, size_t n_have, const struct route *want,
+	       size_t n_want, struct change **changes, size_t *n_changes, struct error *err)
+{
+	struct diff_list h = { (const char *)have, n_have, sizeof(*have), route_key_cmp };
+	struct diff_list w = { (const char *)want, n_want, sizeof(*want), route_key_cmp };
+
+	return diff(&h, &w, route_same, changes, n_changes, "route", err);
+}
+
+int rule_diff(const struct rule *have, size_t n_have, const struct rule *want,
+	      size_t n_want, struct change **changes, size_t *n_changes, struct error *err)
+{
+	struct diff_list h = { (const char *)have, n_have, sizeof(*have), rule_key_cmp };
+	struct diff_list w = { (const char *)want, n_want, sizeof(*want), rule_key_cmp };
+
+	return diff(&h, &w, rule_same, changes, n_changes, "rule", err);
+}
+
+const char *route_format(const struct route *r, char *buf, size_t len)
+{
+	char dst[CIDR_STRLEN], gw[INET6_ADDRSTRLEN], src[INET6_ADDRSTRLEN];
+
+	snprintf(buf, len, "%s%s%s dev %s%s%s table %u%s", cidr_format(&r->dst, dst),
+		 r->gateway.family ? " via " : "",
+		 r->gateway.family ? ip_format(&r->gateway, gw) : "", r->dev,
+		 r->src.family ? " src " : "", r->src.family ? ip_format(&r->src, src) : "",
+		 r->table ? r->table : RT_TABLE_MAIN, r->onlink ? " onlink" : "");
+	return buf;
+}
+
+const char *rule_format(const struct rule *r, char *buf, size_t len)
+{
+	char src[CIDR_STRLEN], dst[CIDR_STRLEN];
+
+	snprintf(buf, len, "%s from %s to %s table %u priority %u",
+		 r->family == AF_INET6 ? "ipv6" : "ipv4",
+		 r->src.prefix ? cidr_format(&r->src, src) : "all",
+		 r->dst.prefix ? cidr_format(&r->dst, dst) : "all", r->table, r->priority);
+	return buf;
+}
+
+/* ---- netlink shell: routes ---- */
+
+struct route_dump {
+	struct route *items;
+	size_t n, cap;
+	int err;
+};
+
+static struct route *route_dump_next(struct route_dump *d)
+{
+	if (d->n == d->cap) {
+		size_t cap = d->cap ? d->cap * 2 : 16;
+		struct route *p = realloc(d->items, cap * sizeof(*p));
+
+		if (!p) {
+			d->err = -ENOMEM;
+			return NULL;
+		}
+		d->items = p;
+		d->cap = cap;
+	}
+	memset(&d->items[d->n], 0, sizeof(d->items[0]));
+	return &d->items[d->n++];
+}
+
+static void attr_ip(const struct nlattr *a, int family, struct ip_addr *out)
+{
+	size_t len = family == AF_INET6 ? 16 : 4;
+
+	if (mnl_attr_get_payload_len(a) < len)
+		return;
+	out->family = family;
+	memcpy(out->bytes, mnl_attr_get_payload(a), len);
+}
+
+static uint32_t metrics_mtu(const struct nlattr *metrics)
+{
+	const struct nlattr *a;
+
+	mnl_attr_for_each_nested(a, metrics)
+		if (mnl_attr_get_type(a) == RTAX_MTU && !mnl_attr_validate(a, MNL_TYPE_U32))
+			return mnl_attr_get_u32(a);
+	return 0;
+}
+
+static void route_parse_attr(const struct nlattr *a, int family, struct route *r)
+{
+	switch (mnl_attr_get_type(a)) {
+	case RTA_DST:
+		attr_ip(a, family, &r->dst.ip);
+		break;
+	case RTA_GATEWAY:
+		attr_ip(a, family, &r->gateway);
+		break;
+	case RTA_PREFSRC:
+		attr_ip(a, family, &r->src);
+		break;
+	case RTA_OIF:
+		if (!mnl_attr_validate(a, MNL_TYPE_U32) &&
+		    !if_indextoname(mnl_attr_get_u32(a), r->dev))
+			snprintf(r->dev, sizeof(r->dev), "#%u", mnl_attr_get_u32(a));
+		break;
+	case RTA_TABLE:
+		if (!mnl_attr_validate(a, MNL_TYPE_U32))
+			r->table = mnl_attr_get_u32(a);
+		break;
+	case RTA_METRICS:
+		r->mtu = metrics_mtu(a);
+		break;
+	}
+}
+
+static int route_dump_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
+	struct route_dump *d = data;
+	const struct nlattr *a;
+	struct route *r;
+
+	if (rtm->rtm_protocol != RTPROT_SKEIN || rtm->rtm_type != RTN_UNICAST ||
+	    (rtm->rtm_flags & RTM_F_CLONED))
+		return MNL_CB_OK;
+	r = route_dump_next(d);
+	if (!r)
+		return MNL_CB_ERROR;
+	r->dst.ip.family = rtm->rtm_family;
+	r->dst.prefix = rtm->rtm_dst_len;
+	r->table = rtm->rtm_table;
+	r->onlink = rtm->rtm_flags & RTNH_F_ONLINK;
+	mnl_attr_for_each(a, nlh, sizeof(*rtm))
+		route_parse_attr(a, rtm->rtm_family, r);
+	return MNL_CB_OK;
+}
+
+static int route_dump(struct nl *nl, struct route_dump *d, struct error *err)
+{
+	static const int families[] = { AF_INET, AF_INET6 };
+
+	memset(d, 0, sizeof(*d));
+	for (size_t i = 0; i < 2; i++) {
+		struct nlmsghdr *nlh = nl_msg(nl, RTM_GETROUTE, NLM_F_DUMP);
+		struct rtmsg *rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+		int ret;
+
+		rtm->rtm_family = (unsigned char)families[i];
+		ret = nl_talk(nl, nlh, route_dump_cb, d);
+		if (d->err)
+			ret = d->err;
+		if (ret < 0) {
+			free(d->items);
+			d->items = NULL;
+			return error_set(err, "dump routes: %s", strerror(-ret));
+		}
+	}
+	return 0;
+}
+
+static void put_ip(struct nlmsghdr *nlh, uint16_t type, const struct ip_addr *ip)
+{
+	mnl_attr_put(nlh, type, ip_len(ip), ip->bytes);
+}
+
+static void route_put(struct nlmsghdr *nlh, const struct route *r, unsigned ifindex)
+{
+	struct rtmsg *rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+
+	rtm->rtm_family = (unsigned char)r->dst.ip.family;
+	rtm->rtm_dst_len = r->dst.prefix;
+	rtm->rtm_table = r->table < 256 ? (unsigned char)r->table : RT_TABLE_UNSPEC;
+	rtm->rtm_protocol = RTPROT_SKEIN;
+	rtm->rtm_scope = r->gateway.family ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK;
+	rtm->rtm_type = RTN_UNICAST;
+	if (r->onlink)
+		rtm->rtm_flags |= RTNH_F_ONLINK;
+	mnl_attr_put_u32(nlh, RTA_TABLE, r->table);
+	if (r->dst.prefix)
+		put_ip(nlh, RTA_DST, &r->dst.ip);
+	if (r->gateway.family)
+		put_ip(nlh, RTA_GATEWAY, &r->gateway);
+	if (r->src.family)
+		put_ip(nlh, RTA_PREFSRC, &r->src);
+	if (ifindex)
+		mnl_attr_put_u32(nlh, RTA_OIF, ifindex);
+	if (r->mtu) {
+		struct nlattr *m = mnl_attr_nest_start(nlh, RTA_METRICS);
+
+		mnl_attr_put_u32(nlh, RTAX_MTU, r->mtu);
+		mnl_attr_nest_end(nlh, m);
+	}
+}
+
+static int route_write(struct nl *nl, enum change_op op, const struct route *r, struct error *err)
+{
+	static const uint16_t flags[] = {
+		[CHANGE_ADD] = NLM_F_CREATE | NLM_F_EXCL,
+		[CHANGE_REPLACE] = NLM_F_CREATE | NLM_F_REPLACE,
+		[CHANGE_DELETE] = 0,
+	};
+	static const char *const verbs[] = { "add", "replace", "delete" };
+	char buf[160];
+	unsigned ifindex = 0;
+	struct nlmsghdr *nlh;
+	int ret;
+
+	/* A route read back from the kernel names a vanished device "#N":
+	 * deleting it needs no device. */
+	if (op != CHANGE_DELETE && r->dev[0] && !(ifindex = if_nametoindex(r->dev)))
+		return error_set(err, "add route %s: no device %s", route_format(r, buf, sizeof(buf)), r->dev);
+	nlh = nl_msg(nl, op == CHANGE_DELETE ? RTM_DELROUTE : RTM_NEWROUTE, flags[op]);
+	route_put(nlh, r, ifindex);
+	ret = nl_talk(nl, nlh, NULL, NULL);
+	if (ret < 0)
+		return error_set(err, "%s route %s: %s", verbs[op], route_format(r, buf, sizeof(buf)),
+				 strerror(-ret));
+	return 0;
+}
+
+/* Applies every change; a failed one is reported (the first failure wins
+ * the message) without stopping the others. */
+static int apply_routes(struct nl *nl, const struct change *c, size_t n, const struct route *have,
+			const struct route *want, struct error *err)
+{
+	struct error one;
+	int ret = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct route *r = c[i].op == CHANGE_DELETE ? &have[c[i].index] : &want[c[i].index];
+
+		if (route_write(nl, c[i].op, r, &one) < 0 && !ret) {
+			ret = -1;
+			*err = one;
+		}
+	}
+	return ret;
+}
+
+static struct route *normalized_routes(const struct route *in, size_t n)
+{
+	struct route *out = malloc((n ? n : 1) * sizeof(*out));
+
+	for (size_t i = 0; out && i < n; i++)
+		out[i] = route_normalize(&in[i]);
+	return out;
+}
+
+int route_sync(struct nl *nl, const struct route *want, size_t n_want, struct error *err)
+{
+	struct route *norm = normalized_routes(want, n_want);
+	struct change *changes = NULL;
+	struct route_dump have;
+	size_t n_changes;
+	int ret = -1;
+
+	if (!norm)
+		return error_set(err, "route sync: out of memory");
+	if (route_dump(nl, &have, err) < 0)
+		goto out;
+	if (route_diff(have.items, have.n, norm, n_want, &changes, &n_changes, err) == 0)
+		ret = apply_routes(nl, changes, n_changes, have.items, norm, err);
+	free(have.items);
+out:
+	free(changes);
+	free(norm);
+	return ret;
+}
+
+/* ---- netlink shell: rules ---- */
+
+struct rule_dump {
+	struct rule *items;
+	size_t n, cap;
+	int err;
+};
+
+static void rule_parse_attr(const struct nlattr *a, struct rule *r)
+{
+	switch (mnl_attr_get_type(a)) {
+	case FRA_SRC:
+		attr_ip(a, r->family, &r->src.ip);
+		break;
+	case FRA_DST:
+		attr_ip(a, r->family, &r->dst.ip);
+		break;
+	case FRA_TABLE:
+		if (!mnl_attr_validate(a, MNL_TYPE_U32))
+			r->table = mnl_attr_get_u32(a);
+		break;
+	case FRA_PRIORITY:
+		if (!mnl_attr_validate(a, MNL_TYPE_U32))
+			r->priority = mnl_attr_get_u32(a);
+		break;
+	}
+}
+
+static bool rule_is_skeins(const struct nlmsghdr *nlh, const struct fib_rule_hdr *frh)
+{
+	const struct nlattr *a;
+
+	if (frh->action != FR_ACT_TO_TBL)
+		return false;
+	mnl_attr_for_each(a, nlh, sizeof(*frh))
+		if (mnl_attr_get_type(a) == FRA_PROTOCOL && !mnl_attr_validate(a, MNL_TYPE_U8))
+			return mnl_attr_get_u8(a) == RTPROT_SKEIN;
+	return false;
+}
+
+static int rule_dump_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct fib_rule_hdr *frh = mnl_nlmsg_get_payload(nlh);
+	struct rule_dump *d = data;
+	const struct nlattr *a;
+	struct rule *r;
+
+	if (!rule_is_skeins(nlh, frh))
+		return MNL_CB_OK;
+	if (d->n == d->cap) {
+		size_t cap = d->cap ? d->cap * 2 : 8;
+		struct rule *p = realloc(d->items, cap * sizeof(*p));
+
+		if (!p) {
+			d->err = -ENOMEM;
+			return MNL_CB_ERROR;
+		}
+		d->items = p;
+		d->cap = cap;
+	}
+	r = &d->items[d->n++];
+	memset(r, 0, sizeof(*r));
+	r->family = frh->family;
+	r->src.ip.family = r->dst.ip.family = frh->family;
+	r->src.prefix = frh->src_len;
+	r->dst.prefix = frh->dst_len;
+	r->table = frh->table;
+	mnl_attr_for_each(a, nlh, sizeof(*frh))
+		rule_parse_attr(a, r);
+	return MNL_CB_OK;
+}
+
+static int rule_dump(struct nl *nl, struct rule_dump *d, struct error *err)
+{
+	struct nlmsghdr *nlh = nl_msg(nl, RTM_GETRULE, NLM_F_DUMP);
+	struct fib_rule_hdr *frh = mnl_nlmsg_put_extra_header(nlh, sizeof(*frh));
+	int ret;
+
+	memset(d, 0, sizeof(*d));
+	frh->family = AF_UNSPEC; /* both families */
+	ret = nl_talk(nl, nlh, rule_dump_cb, d);
+	if (d->err)
+		ret = d->err;
+	if (ret < 0) {
+		free(d->items);
+		d->items = NULL;
+		return error_set(err, "dump rules: %s", strerror(-ret));
+	}
+	return 0;
+}
+
+static int rule_write(struct nl *nl, enum change_op op, const struct rule *r, struct error *err)
+{
+	struct nlmsghdr *nlh = nl_msg(nl, op == CHANGE_DELETE ? RTM_DELRULE : RTM_NEWRULE,
+				      op == CHANGE_DELETE ? 0 : NLM_F_CREATE | NLM_F_EXCL);
+	struct fib_rule_hdr *frh = mnl_nlmsg_put_extra_header(nlh, sizeof(*frh));
+	char buf[160];
+	int ret;
+
+	frh->family = (unsigned char)r->family;
+	frh->src_len = r->src.prefix;
+	frh->dst_len = r->dst.prefix;
+	frh->table = r->table < 256 ? (unsigned char)r->table : RT_TABLE_UNSPEC;
+	frh->action = FR_ACT_TO_TBL;
+	mnl_attr_put_u32(nlh, FRA_TABLE, r->table);
+	mnl_attr_put_u32(nlh, FRA_PRIORITY, r->priority);
+	mnl_attr_put_u8(nlh, FRA_PROTOCOL, RTPROT_SKEIN);
+	if (r->src.prefix)
+		put_ip(nlh, FRA_SRC, &r->src.ip);
+	if (r->dst.prefix)
+		put_ip(nlh, FRA_DST, &r->dst.ip);
+	ret = nl_talk(nl, nlh, NULL, NULL);
+	if (ret < 0)
+		return error_set(err, "%s rule %s: %s", op == CHANGE_DELETE ? "delete" : "add",
+				 rule_format(r, buf, sizeof(buf)), strerror(-ret));
+	return 0;
+}
+
+static int apply_rules(struct nl *nl, const struct change *c, size_t n, const struct rule *have,
+		       const struct rule *want, struct error *err)
+{
+	struct error one;
+	int ret = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct rule *r = c[i].op == CHANGE_DELETE ? &have[c[i].index] : &want[c[i].index];
+
+		if (rule_write(nl, c[i].op, r, &one) < 0 && !ret) {
+			ret = -1;
+			*err = one;
+		}
+	}
+	return ret;
+}
+
+int rule_sync(struct nl *nl, const struct rule *want, size_t n_want, struct error *err)
+{
+	struct rule *norm = malloc((n_want ? n_want : 1) * sizeof(*norm));
+	struct change *changes = NULL;
+	struct rule_dump have;
+	size_t n_changes;
+	int ret = -1;
+
+	if (!norm)
+		return error_set(err, "rule sync: out of memory");
+	for (size_t i = 0; i < n_want; i++) {
+		if (want[i].family != AF_INET && want[i].family != AF_INET6) {
+			free(norm);
+			return error_set(err, "rule #%zu: family must be IPv4 or IPv6", i);
+		}
+		norm[i] = rule_normalize(&want[i]);
+	}
+	if (rule_dump(nl, &have, err) < 0)
+		goto out;
+	if (rule_diff(have.items, have.n, norm, n_want, &changes, &n_changes, err) == 0)
+		ret = apply_rules(nl, changes, n_changes, have.items, norm, err);
+	free(have.items);
+out:
+	free(changes);
+	free(norm);
+	return ret;
+}
+
+int route_remove_all(struct nl *nl, struct error *err)
+{
+	struct error rule_err;
+	int ret = route_sync(nl, NULL, 0, err);
+
+	if (rule_sync(nl, NULL, 0, &rule_err) < 0 && ret == 0) {
+		*err = rule_err;
+		ret = -1;
+	}
+	return ret;
+}
