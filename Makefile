@@ -6,7 +6,7 @@
 
 CC       ?= cc
 CFLAGS   ?= -O2 -g
-PKGS     := libcurl jansson libmnl libnftnl libsodium libmicrohttpd
+PKGS     := libcurl jansson libmnl libnftnl libsodium libmicrohttpd yaml-0.1
 DEPCFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 DEPLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 WARN     := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral

@@ -7,7 +7,7 @@ set -euo pipefail
 packages=(
   build-essential clang pkg-config make
   libmnl-dev libnftnl-dev libcurl4-openssl-dev libjansson-dev libsodium-dev
-  libmicrohttpd-dev libcmocka-dev
+  libmicrohttpd-dev libcmocka-dev libyaml-dev
   iproute2 nftables iputils-ping iperf3 procps psmisc kmod
   wireguard-tools wireguard-go
   containernetworking-plugins

@@ -62,6 +62,9 @@ struct node {
 	size_t n_allowed_location_ips;
 	struct discovered_endpoint discovered[MODEL_MAX_DISCOVERED];
 	size_t n_discovered;
+	/* The node's ExternalIP address from its status, if any. */
+	struct ip_addr external_ip;
+	bool has_external_ip;
 };
 
 /* An external WireGuard peer, from a cluster-scoped skein.dev Peer object. */
