@@ -74,13 +74,22 @@ int wg_backend_auto(struct wg_backend *b, const char *uapi_dir, struct error *er
 int wg_device_ensure(struct wg_backend *b, const char *ifname, int timeout_ms, struct error *err);
 int wg_device_remove(struct wg_backend *b, const char *ifname, struct error *err);
 int wg_device_get(struct wg_backend *b, const char *ifname, struct wg_device *out, struct error *err);
-/* Applies dev as a delta (see the flags). */
+/* Applies dev as a delta (see the flags): peers not named are left alone,
+ * a named peer is created or updated, WG_PEER_REMOVE removes it. Counts one
+ * write per netlink message or UAPI transaction in b->writes. */
 int wg_device_set(struct wg_backend *b, const struct wg_device *dev, struct error *err);
+/* Frees what a get or diff allocated (peers and their allowed IPs). */
 void wg_device_free(struct wg_device *dev);
 
 /* Pure: the delta that turns `have` into `want` without touching peers that
- * are already right. Returns the number of peers in the delta (0: nothing to
- * do, and *delta holds no peers and no device fields). */
+ * are already right. Peers are matched by public key. A changed peer carries
+ * only what changed; allowed IPs that only grow are added without
+ * WG_PEER_REPLACE_ALLOWED_IPS (no window without a route), a list that loses
+ * entries is sent whole with that flag, atomically. A wanted peer without an
+ * endpoint keeps the one the device learned (roaming). A preshared key or
+ * keepalive not flagged in `want` means none. Returns the number of changes
+ * (peers in the delta, plus one if device fields change; 0: nothing to do
+ * and *delta is empty), or -1 when out of memory. */
 int wg_device_diff(const struct wg_device *have, const struct wg_device *want,
 		   struct wg_device *delta);
 
