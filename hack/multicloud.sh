@@ -394,6 +394,40 @@ mc_wg_stop() { mc_daemon_stop "$(mc_ns "$1")" "wireguard-go-${2:-wg0}"; }
 # mc_wg_socket NODE [IFNAME]: the UAPI socket path as seen from outside.
 mc_wg_socket() { echo "$(mc_node_dir "$1")/run-wireguard/${2:-wg0}.sock"; }
 
+# mc_bare_tunnel NODE_A NODE_B IFNAME PORT NET: a plain wireguard-go tunnel
+# configured with wg (no skein), NODE_A at NET.1/24 and NODE_B at NET.2/24;
+# each dials the other's public endpoint (forwarded PORT) when it has one,
+# else waits for it, keeping its own NAT mapping alive when it is NATed.
+mc_bare_tunnel() {
+	local a=$1 b=$2 ifname=$3 port=$4 net=$5 node peer i
+	local -A key addr
+	addr[$a]=$net.1 addr[$b]=$net.2
+	for node in "$a" "$b"; do
+		mc_wg_start "$node" "$ifname" || return 1
+		key[$node]=$(mc_node_exec "$node" sh -c \
+			"umask 077; wg genkey >/var/lib/skein/$ifname.key && wg pubkey </var/lib/skein/$ifname.key") ||
+			{ mc_die "node $node: wg genkey failed"; return 1; }
+	done
+	[ -n "${MC_NODE_PUBLIC_IP[$a]:-}${MC_NODE_PUBLIC_IP[$b]:-}" ] ||
+		{ mc_die "tunnel $a-$b: neither node has a public address"; return 1; }
+	for node in "$a" "$b"; do
+		if [ "$node" = "$a" ]; then peer=$b; else peer=$a; fi
+		local args=(peer "${key[$peer]}" allowed-ips "${addr[$peer]}/32")
+		i=${MC_NODE_PUBLIC_IP[$peer]:-}
+		[ -z "$i" ] || args+=(endpoint "$i:$port")
+		[ "$(mc_node_keepalive "$node")" = 0 ] || args+=(persistent-keepalive "$(mc_node_keepalive "$node")")
+		mc_node_exec "$node" wg set "$ifname" private-key "/var/lib/skein/$ifname.key" \
+			listen-port "$port" "${args[@]}" &&
+			mc_node_exec "$node" ip addr add "${addr[$node]}/24" dev "$ifname" ||
+			{ mc_die "node $node: cannot configure $ifname"; return 1; }
+	done
+	# wireguard-go opens its port when the link goes up, and a keepalive
+	# node sends its first handshake then: the listening side goes first.
+	for node in $(for i in "$a" "$b"; do echo "$(mc_node_keepalive "$i") $i"; done | sort -n | cut -d' ' -f2); do
+		mc_node_exec "$node" ip link set "$ifname" up || { mc_die "node $node: cannot set $ifname up"; return 1; }
+	done
+}
+
 # ------------------------------------------------------- control plane/agent
 
 # mc_start_apiserver: starts the test API server (tests/apiserver/server.py)
