@@ -581,6 +581,81 @@ json_t *kube_peer_digest(const json_t *peer)
 			 "spec", json_object_get(peer, "spec"));
 }
 
+/* ---- cluster ---- */
+
+typedef int (*translate_fn)(const json_t *obj, void *out, struct error *err);
+
+static int translate_node(const json_t *obj, void *out, struct error *err)
+{
+	return kube_node_from_json(obj, out, err);
+}
+
+static int translate_peer(const json_t *obj, void *out, struct error *err)
+{
+	return kube_peer_from_json(obj, out, err);
+}
+
+/* Fills items (room for every digest) with the valid objects; returns how
+ * many, or -1 when out of memory. Rejections go to rejected. */
+static long translate_all(const json_t *digests, const char *kind, translate_fn translate, char *items,
+			  size_t item_size, json_t *rejected)
+{
+	const char *name;
+	json_t *text;
+	size_t n = 0;
+
+	json_object_foreach((json_t *)digests, name, text) {
+		json_t *obj = json_loads(json_string_value(text), 0, NULL);
+		struct error err;
+		char key[MODEL_NAME_MAX + 16];
+
+		if (!obj)
+			return -1;
+		if (translate(obj, items + n * item_size, &err) == 0) {
+			n++;
+		} else {
+			snprintf(key, sizeof(key), "%s/%s", kind, name);
+			json_object_set_new(rejected, key, json_string(err.msg));
+		}
+		json_decref(obj);
+	}
+	return (long)n;
+}
+
+static int node_name_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct node *)a)->name, ((const struct node *)b)->name);
+}
+
+static int peer_name_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct peer *)a)->name, ((const struct peer *)b)->name);
+}
+
+int kube_cluster_build(const json_t *node_digests, const json_t *peer_digests, struct cluster *out,
+		       json_t *rejected, struct error *err)
+{
+	long nodes, peers;
+
+	memset(out, 0, sizeof(*out));
+	json_object_clear(rejected);
+	out->nodes = calloc(json_object_size(node_digests) + 1, sizeof(*out->nodes));
+	out->peers = calloc(json_object_size(peer_digests) + 1, sizeof(*out->peers));
+	if (!out->nodes || !out->peers ||
+	    (nodes = translate_all(node_digests, "node", translate_node, (char *)out->nodes,
+				   sizeof(*out->nodes), rejected)) < 0 ||
+	    (peers = translate_all(peer_digests, "peer", translate_peer, (char *)out->peers,
+				   sizeof(*out->peers), rejected)) < 0) {
+		cluster_free(out);
+		return error_set(err, "cluster model: out of memory");
+	}
+	out->n_nodes = (size_t)nodes;
+	out->n_peers = (size_t)peers;
+	qsort(out->nodes, out->n_nodes, sizeof(*out->nodes), node_name_cmp);
+	qsort(out->peers, out->n_peers, sizeof(*out->peers), peer_name_cmp);
+	return 0;
+}
+
 /* ---- model as JSON ---- */
 
 static json_t *cidrs_to_json(const struct cidr *c, size_t n)

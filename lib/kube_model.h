@@ -44,6 +44,14 @@ json_t *kube_peer_digest(const json_t *peer);
 int kube_node_from_json(const json_t *node, struct node *out, struct error *err);
 int kube_peer_from_json(const json_t *peer, struct peer *out, struct error *err);
 
+/*
+ * The model from informer caches (name -> digest text): nodes and peers
+ * sorted by name. Objects failing validation are left out and listed in
+ * rejected ("node/NAME" or "peer/NAME" -> message), which is cleared first.
+ */
+int kube_cluster_build(const json_t *node_digests, const json_t *peer_digests, struct cluster *out,
+		       json_t *rejected, struct error *err);
+
 /* "host:port" or "[v6]:port"; host is an IP literal or a DNS name. */
 int endpoint_parse(const char *s, struct endpoint *out);
 /* The model as JSON (for --model-dump and skeinctl): new reference. */

@@ -1,0 +1,237 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include "agent.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kube_model.h"
+
+int agent_init(struct agent *a, const struct agent_options *o, struct error *err)
+{
+	struct kube_config cfg;
+
+	memset(a, 0, sizeof(*a));
+	a->opts = *o;
+	if (!(a->rejected = json_object()) || !(a->published = json_object()))
+		return error_set(err, "out of memory");
+	if (kube_config_load(o->kubeconfig, &cfg, err) < 0)
+		return -1;
+	if (!(a->client = kube_client_new(&cfg, err))) {
+		kube_config_free(&cfg);
+		return -1;
+	}
+	if (informer_hub_init(&a->hub, err) < 0)
+		return -1;
+	if (informer_start(&a->nodes, &a->hub, a->client, KUBE_NODES_PATH, kube_node_digest, err) < 0)
+		return -1;
+	return informer_start(&a->peers, &a->hub, a->client, KUBE_PEERS_PATH, kube_peer_digest, err);
+}
+
+void agent_stop(struct agent *a)
+{
+	informer_hub_stop(&a->hub);
+}
+
+void agent_free(struct agent *a)
+{
+	informer_hub_stop(&a->hub);
+	informer_finish(&a->nodes);
+	informer_finish(&a->peers);
+	informer_hub_destroy(&a->hub);
+	kube_client_free(a->client);
+	cluster_free(&a->model);
+	json_decref(a->rejected);
+	json_decref(a->published);
+	a->client = NULL;
+	a->rejected = a->published = NULL;
+}
+
+/* One log line per object and reason: a bad value is reported when it
+ * appears, not again at every rebuild. */
+static void log_new_rejections(struct agent *a, const json_t *now)
+{
+	const char *key;
+	json_t *msg;
+
+	json_object_foreach((json_t *)now, key, msg) {
+		if (json_equal(msg, json_object_get(a->rejected, key)))
+			continue;
+		a->rejected_total++;
+		log_warn("left out of the topology: %s", json_string_value(msg));
+	}
+}
+
+/* Under hub.lock. */
+static int rebuild_model(struct agent *a, struct error *err)
+{
+	json_t *rejected = json_object();
+	struct cluster fresh;
+
+	if (!rejected)
+		return error_set(err, "out of memory");
+	if (kube_cluster_build(a->nodes.cache, a->peers.cache, &fresh, rejected, err) < 0) {
+		json_decref(rejected);
+		return -1;
+	}
+	log_new_rejections(a, rejected);
+	json_decref(a->rejected);
+	a->rejected = rejected;
+	cluster_free(&a->model);
+	a->model = fresh;
+	return 0;
+}
+
+static json_t *stats_to_json(const struct informer_stats *s)
+{
+	return json_pack("{s:I,s:I,s:I,s:I,s:I}", "lists", (json_int_t)s->lists,
+			 "relistsGone", (json_int_t)s->relists_gone, "watches", (json_int_t)s->watches,
+			 "events", (json_int_t)s->events, "failures", (json_int_t)s->failures);
+}
+
+/* Under hub.lock (the stats live there). */
+static json_t *dump_to_json(struct agent *a)
+{
+	json_t *root = kube_cluster_to_json(&a->model);
+
+	if (!root)
+		return NULL;
+	json_object_set_new(root, "node", json_string(a->opts.hostname));
+	json_object_set_new(root, "generation", json_integer((json_int_t)a->hub.generation));
+	json_object_set(root, "rejected", a->rejected);
+	json_object_set_new(root, "rejectedTotal", json_integer((json_int_t)a->rejected_total));
+	json_object_set_new(root, "patches", json_integer((json_int_t)a->patches));
+	json_object_set_new(root, "informers",
+			    json_pack("{s:o,s:o}", "nodes", stats_to_json(&a->nodes.stats),
+				      "peers", stats_to_json(&a->peers.stats)));
+	return root;
+}
+
+/* Readers never see a half-written file: write aside, then rename. */
+static int write_atomically(const char *path, const json_t *root, struct error *err)
+{
+	char tmp[4096];
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof(tmp))
+		return error_set(err, "model dump %s: path too long", path);
+	if (json_dump_file(root, tmp, JSON_INDENT(1) | JSON_SORT_KEYS) < 0) {
+		unlink(tmp);
+		return error_set(err, "model dump %s: cannot write", tmp);
+	}
+	if (rename(tmp, path) < 0) {
+		unlink(tmp);
+		return error_set(err, "model dump %s: cannot rename into place", path);
+	}
+	return 0;
+}
+
+static void dump_model(struct agent *a)
+{
+	struct error err;
+	json_t *root;
+
+	pthread_mutex_lock(&a->hub.lock);
+	root = dump_to_json(a);
+	pthread_mutex_unlock(&a->hub.lock);
+	if (!root)
+		log_error("model dump: out of memory");
+	else if (write_atomically(a->opts.model_dump, root, &err) < 0)
+		log_error("%s", err.msg);
+	json_decref(root);
+}
+
+/* Rebuilds the model if the caches moved; returns true when it did. */
+static bool refresh_model(struct agent *a, uint64_t *built)
+{
+	struct error err;
+	bool synced, rebuilt = false;
+
+	pthread_mutex_lock(&a->hub.lock);
+	synced = a->nodes.synced && a->peers.synced;
+	if (synced && *built != a->hub.generation) {
+		if (rebuild_model(a, &err) < 0) {
+			log_error("%s", err.msg);
+		} else {
+			*built = a->hub.generation;
+			rebuilt = true;
+		}
+	}
+	pthread_mutex_unlock(&a->hub.lock);
+	return rebuilt;
+}
+
+int agent_run(struct agent *a)
+{
+	uint64_t seen = 0, built = 0;
+	bool have_model = false;
+
+	while (!atomic_load(&a->hub.stopping)) {
+		struct error err;
+
+		informer_hub_wait(&a->hub, &seen, a->opts.resync_ms);
+		if (atomic_load(&a->hub.stopping))
+			break;
+		if (refresh_model(a, &built)) {
+			if (!have_model)
+				log_info("synced: %zu nodes, %zu peers", a->model.n_nodes, a->model.n_peers);
+			have_model = true;
+			if (a->opts.model_dump)
+				dump_model(a);
+		}
+		if (have_model && a->reconcile && a->reconcile(a, &a->model, a->reconcile_ctx, &err) < 0)
+			log_error("reconcile: %s", err.msg);
+	}
+	return 0;
+}
+
+/* What the agent believes its node's annotations are: the cache, overlaid
+ * with values it wrote that the watch has not brought back yet (so a second
+ * call in between does not patch again). Overlay entries the cache confirms
+ * are dropped. */
+static json_t *believed_annotations(struct agent *a)
+{
+	json_t *digest, *current;
+	const char *key;
+	json_t *v;
+	void *tmp;
+
+	pthread_mutex_lock(&a->hub.lock);
+	digest = informer_get(&a->nodes, a->opts.hostname);
+	pthread_mutex_unlock(&a->hub.lock);
+	current = json_object_get(json_object_get(digest, "metadata"), "annotations");
+	current = json_is_object(current) ? json_deep_copy(current) : json_object();
+	json_decref(digest);
+	if (!current)
+		return NULL;
+	json_object_foreach_safe(a->published, tmp, key, v) {
+		if (json_equal(v, json_object_get(current, key)) ||
+		    (json_is_null(v) && !json_object_get(current, key)))
+			json_object_del(a->published, key);
+		else if (json_is_null(v))
+			json_object_del(current, key);
+		else
+			json_object_set(current, key, v);
+	}
+	return current;
+}
+
+int agent_publish_annotations(struct agent *a, const char *const keys[], const char *const values[],
+			      size_t n, struct error *err)
+{
+	json_t *current = believed_annotations(a);
+	int rc;
+
+	if (!current)
+		return error_set(err, "out of memory");
+	rc = kube_patch_node_annotations(a->client, a->opts.hostname, current, keys, values, n, err);
+	json_decref(current);
+	if (rc <= 0)
+		return rc;
+	for (size_t i = 0; i < n; i++)
+		json_object_set_new(a->published, keys[i], values[i] ? json_string(values[i]) : json_null());
+	pthread_mutex_lock(&a->hub.lock);
+	a->patches++;
+	pthread_mutex_unlock(&a->hub.lock);
+	return 1;
+}

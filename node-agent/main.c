@@ -1,0 +1,66 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* skein-agent: the per-node DaemonSet process. */
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "version.h"
+
+/* Signals are taken by one thread with sigwait(), so stopping the agent can
+ * use mutexes and condition variables, which a handler could not. */
+static void *wait_for_signal(void *arg)
+{
+	struct agent *a = arg;
+	sigset_t set;
+	int sig;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	if (sigwait(&set, &sig) == 0)
+		log_info("signal %d: stopping", sig);
+	agent_stop(a);
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	struct agent_options opts;
+	struct agent agent;
+	struct error err;
+	pthread_t signal_thread;
+	sigset_t set;
+	int rc;
+
+	rc = agent_options_parse(argc, argv, &opts, &err);
+	if (rc != 0) {
+		if (rc < 0)
+			fprintf(stderr, "skein-agent: %s\n", err.msg);
+		return rc < 0 ? 2 : 0;
+	}
+	log_init("skein-agent", opts.log_level);
+	srandom((unsigned)time(NULL) ^ (unsigned)getpid());
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	log_info("skein-agent %s on node %s", SKEIN_VERSION, opts.hostname);
+	if (agent_init(&agent, &opts, &err) < 0) {
+		log_error("%s", err.msg);
+		agent_free(&agent);
+		return 1;
+	}
+	if (pthread_create(&signal_thread, NULL, wait_for_signal, &agent)) {
+		log_error("cannot start the signal thread");
+		agent_free(&agent);
+		return 1;
+	}
+	pthread_detach(signal_thread);
+	rc = agent_run(&agent);
+	agent_free(&agent);
+	return rc < 0 ? 1 : 0;
+}
