@@ -72,150 +72,22 @@ static int rule_key_cmp(const void *a, const void *b)
 	return c ? c : cidr_cmp(&x->dst, &y->dst);
 }
 
-static bool rule_same(const void *a, const void *b)
-{
-	(void)a, (void)b;
-	return true; /* a rule is all key */
-}
-
-/* The element lists as the generic diff sees them. */
-struct diff_list {
-	const char *items;
-	size_t n, size;
-	int (*key_cmp)(const void *, const void *);
-};
-
-static const void *diff_item(const struct diff_list *l, size_t i)
-{
-	return l->items + i * l->size;
-}
-
-static int index_cmp(const void *a, const void *b, void *ctx)
-{
-	const struct diff_list *l = ctx;
-
-	return l->key_cmp(diff_item(l, *(const size_t *)a), diff_item(l, *(const size_t *)b));
-}
-
-static size_t *sorted_indexes(const struct diff_list *l)
-{
-	size_t *idx = malloc((l->n ? l->n : 1) * sizeof(*idx));
-
-	if (!idx)
-		return NULL;
-	for (size_t i = 0; i < l->n; i++)
-		idx[i] = i;
-	qsort_r(idx, l->n, sizeof(*idx), index_cmp, (void *)l);
-	return idx;
-}
-
-/* Index into have of the entry with want's key, or -1. */
-static long find_key(const struct diff_list *have, const size_t *sorted, const void *key)
-{
-	size_t lo = 0, hi = have->n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = have->key_cmp(diff_item(have, sorted[mid]), key);
-
-		if (!c)
-			return (long)sorted[mid];
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return -1;
-}
-
-static long first_duplicate(const struct diff_list *l, const size_t *sorted)
-{
-	for (size_t i = 1; i < l->n; i++)
-		if (!l->key_cmp(diff_item(l, sorted[i - 1]), diff_item(l, sorted[i])))
-			return (long)sorted[i];
-	return -1;
-}
-
-/* Returns -1 (ENOMEM), or the index of a duplicated wanted key as -2 - i. */
-static long diff_run(const struct diff_list *have, const struct diff_list *want,
-		     bool (*same)(const void *, const void *), struct change *out, size_t *n_out)
-{
-	size_t *hs = sorted_indexes(have), *ws = sorted_indexes(want);
-	bool *matched = calloc(have->n ? have->n : 1, sizeof(*matched));
-	long ret = -1, dup;
-	size_t n = 0;
-
-	if (!hs || !ws || !matched)
-		goto out;
-	dup = first_duplicate(want, ws);
-	if (dup >= 0) {
-		ret = -2 - dup;
-		goto out;
-	}
-	for (size_t i = 0; i < want->n; i++) {
-		long h = find_key(have, hs, diff_item(want, i));
-
-		if (h >= 0)
-			matched[h] = true;
-		if (h >= 0 && same(diff_item(have, (size_t)h), diff_item(want, i)))
-			continue;
-		out[have->n + n++] = (struct change){ h < 0 ? CHANGE_ADD : CHANGE_REPLACE, i };
-	}
-	/* Deletions go first, into the front of out. A duplicate in have keeps
-	 * one matched copy; find_key marks only that one. */
-	*n_out = 0;
-	for (size_t i = 0; i < have->n; i++)
-		if (!matched[i])
-			out[(*n_out)++] = (struct change){ CHANGE_DELETE, i };
-	memmove(out + *n_out, out + have->n, n * sizeof(*out));
-	*n_out += n;
-	ret = 0;
-out:
-	free(hs);
-	free(ws);
-	free(matched);
-	return ret;
-}
-
-static int diff(const struct diff_list *have, const struct diff_list *want,
-		bool (*same)(const void *, const void *), struct change **changes,
-		size_t *n_changes, const char *what, struct error *err)
-{
-	struct change *out = malloc((have->n + want->n + 1) * sizeof(*out));
-	long r;
-
-	*changes = NULL;
-	*n_changes = 0;
-	if (!out)
-		return error_set(err, "%s diff: out of memory", what);
-	r = diff_run(have, want, same, out, n_changes);
-	if (r < 0) {
-		free(out);
-		if (r == -1)
-			return error_set(err, "%s diff: out of memory", what);
-		return error_set(err, "%s diff: wanted %s #%ld has the identity of another",
-				 what, what, -2 - r);
-	}
-	*changes = out;
-	return 0;
-}
-
 int route_diff(const struct route *have, size_t n_have, const struct route *want,
 	       size_t n_want, struct change **changes, size_t *n_changes, struct error *err)
 {
-	struct diff_list h = { (const char *)have, n_have, sizeof(*have), route_key_cmp };
-	struct diff_list w = { (const char *)want, n_want, sizeof(*want), route_key_cmp };
+	static const struct setdiff_ops ops = { "route", route_key_cmp, route_same };
+	struct setdiff_list h = { have, n_have, sizeof(*have) }, w = { want, n_want, sizeof(*want) };
 
-	return diff(&h, &w, route_same, changes, n_changes, "route", err);
+	return setdiff(&h, &w, &ops, changes, n_changes, err);
 }
 
 int rule_diff(const struct rule *have, size_t n_have, const struct rule *want,
 	      size_t n_want, struct change **changes, size_t *n_changes, struct error *err)
 {
-	struct diff_list h = { (const char *)have, n_have, sizeof(*have), rule_key_cmp };
-	struct diff_list w = { (const char *)want, n_want, sizeof(*want), rule_key_cmp };
+	static const struct setdiff_ops ops = { "rule", rule_key_cmp, NULL };
+	struct setdiff_list h = { have, n_have, sizeof(*have) }, w = { want, n_want, sizeof(*want) };
 
-	return diff(&h, &w, rule_same, changes, n_changes, "rule", err);
+	return setdiff(&h, &w, &ops, changes, n_changes, err);
 }
 
 const char *route_format(const struct route *r, char *buf, size_t len)

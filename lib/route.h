@@ -21,6 +21,7 @@
 #include "cidr.h"
 #include "error.h"
 #include "nl.h"
+#include "setdiff.h"
 
 #define RTPROT_SKEIN 107     /* routes and rules skein owns */
 #define SKEIN_ROUTE_TABLE 1107
@@ -58,17 +59,8 @@ int rule_sync(struct nl *nl, const struct rule *want, size_t n_want, struct erro
 /* Removes every route and rule carrying RTPROT_SKEIN. */
 int route_remove_all(struct nl *nl, struct error *err);
 
-/* Pure core. */
-enum change_op { CHANGE_ADD, CHANGE_REPLACE, CHANGE_DELETE };
-struct change {
-	enum change_op op;
-	size_t index;           /* into want (add, replace) or have (delete) */
-};
-
-/* Fills *changes (malloc'ed, free() it) with what turns `have` into
- * `want`: deletions first, then additions and replacements, each in list
- * order. Both lists must be normalized (route_normalize). Fails (ENOMEM,
- * or two wanted routes with one identity) with err set. */
+/* Pure core: what turns `have` into `want` (see setdiff). Both lists must
+ * be normalized (route_normalize, rule_normalize). */
 int route_diff(const struct route *have, size_t n_have, const struct route *want,
 	       size_t n_want, struct change **changes, size_t *n_changes, struct error *err);
 int rule_diff(const struct rule *have, size_t n_have, const struct rule *want,
