@@ -424,9 +424,13 @@ mc_bare_tunnel() {
 	# wireguard-go opens its port when the link goes up, and a keepalive
 	# node sends its first handshake then: the listening side goes first.
 	for node in $(for i in "$a" "$b"; do echo "$(mc_node_keepalive "$i") $i"; done | sort -n | cut -d' ' -f2); do
-		mc_node_exec "$node" ip link set "$ifname" up || { mc_die "node $node: cannot set $ifname up"; return 1; }
+		mc_node_exec "$node" ip link set "$ifname" up &&
+			mc_wait 5 mc_udp_bound "$(mc_ns "$node")" "$port" ||
+			{ mc_die "node $node: $ifname is not up and listening on $port"; return 1; }
 	done
 }
+
+mc_udp_bound() { [ -n "$(ip netns exec "$1" ss -Hlun "sport = :$2")" ]; }
 
 # ------------------------------------------------------- control plane/agent
 

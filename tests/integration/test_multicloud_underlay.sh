@@ -85,7 +85,7 @@ for node in aws-1 home-1; do mc_daemon_stop "$(ns "$node")" peer-udp; done
 if mc_bare_tunnel aws-1 gcp-1 wg0 51820 10.98.0; then
 	pass "bare wireguard-go tunnel aws-1 <-> gcp-1 configured with wg"
 	check "ping through the tunnel across both NATs" \
-		quiet mc_wait 5 mc_node_exec aws-1 ping -c1 -W1 10.98.0.2
+		quiet mc_wait 10 mc_node_exec aws-1 ping -c1 -W1 10.98.0.2
 	got=$(mc_node_exec gcp-1 wg show wg0 endpoints | awk '{print $2}')
 	check "gcp-1 sees aws-1 at its public endpoint ($got)" \
 		test "$got" = "$(mc_node_endpoint aws-1)"
@@ -99,7 +99,7 @@ fi
 # no endpoint for it and answers through the mapping.
 if mc_bare_tunnel home-1 onprem-1 wg1 51821 10.97.0; then
 	check "public node pings the NATed node through its keepalive mapping" \
-		quiet mc_wait 5 mc_node_exec onprem-1 ping -c1 -W1 10.97.0.1
+		quiet mc_wait 10 mc_node_exec onprem-1 ping -c1 -W1 10.97.0.1
 	got=$(mc_node_exec onprem-1 wg show wg1 endpoints | awk '{print $2}')
 	check "learned endpoint of the NATed node is its router's address ($got)" \
 		test "${got%:*}" = "${MC_ROUTER_WAN[home]}"
