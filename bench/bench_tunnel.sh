@@ -9,7 +9,7 @@
 # both alike; medians are compared (target: skein/bare >= 0.95).
 # Env: BENCH_TUNNEL_ROUNDS (default 2), BENCH_TUNNEL_SECONDS (iperf3 -t, default 3).
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 rounds=${BENCH_TUNNEL_ROUNDS:-2}
 seconds=${BENCH_TUNNEL_SECONDS:-3}
 
