@@ -1,0 +1,1101 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The topology computation. Steps, each over plain arrays indexed like
+ * cluster->nodes: group nodes into segments, elect leaders, give out
+ * WireGuard IPs, settle which allowed IPs are accepted, then build the
+ * local node's peers, routes and address lists, and sort everything so two
+ * plans of the same model are identical byte for byte.
+ */
+#include "topology.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "key.h"
+#include "topology_impl.h"
+
+#define NONE ((size_t)-1)
+
+struct seg {
+	size_t first, count;  /* into topo.order: every node of the segment */
+	size_t n_members;
+	size_t leader;        /* node index or NONE */
+	bool by_node;         /* a single node's segment, named after the node */
+	const char *name;     /* location or node name */
+	struct ip_addr wgip;  /* location and full granularity */
+};
+
+struct vec {
+	void *items;
+	size_t n, cap;
+};
+
+struct allowed_ip {
+	size_t peer;
+	struct cidr net;
+};
+
+struct found_endpoint {
+	const struct wg_key *key;
+	const struct endpoint *endpoint;
+	size_t order;
+};
+
+struct topo {
+	const struct cluster *c;
+	const struct topology_options *o;
+	size_t self;
+	const struct node *me;
+	bool failed;          /* out of memory somewhere: checked per step */
+	size_t *order;        /* node indices grouped by segment, then by name */
+	size_t *seg_of;
+	bool *member;         /* Ready with a pod CIDR, or the local node */
+	struct seg *segs;
+	size_t n_segs;
+	struct ip_addr *addr; /* each node's device address; family 0: none */
+	bool *loc_ok;         /* accepted allowed-location-ips, per node */
+	bool *peer_ok;        /* accepted allowed IPs, per external peer */
+	struct found_endpoint *found;
+	size_t n_found;
+	bool tunnels;         /* the local node holds WireGuard tunnels */
+	size_t *peer_of;      /* node index -> plan peer index */
+	struct ip_addr *endpoints; /* the plan peers' endpoint addresses, sorted */
+	size_t n_endpoints;
+	struct vec peers, allowed, routes, cluster, encap, rejections;
+};
+
+static void push(struct topo *t, struct vec *v, const void *item, size_t size)
+{
+	if (v->n == v->cap) {
+		size_t cap = v->cap ? v->cap * 2 : 16;
+		void *p = realloc(v->items, cap * size);
+
+		if (!p) {
+			t->failed = true;
+			return;
+		}
+		v->items = p;
+		v->cap = cap;
+	}
+	memcpy((char *)v->items + v->n * size, item, size);
+	v->n++;
+}
+
+/* qsort, which must not see the NULL of an empty vector. */
+static void sort(void *items, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+	if (n)
+		qsort(items, n, size, cmp);
+}
+
+static void reject(struct topo *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void reject(struct topo *t, const char *fmt, ...)
+{
+	struct plan_rejection r;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(r.msg, sizeof(r.msg), fmt, ap);
+	va_end(ap);
+	push(t, &t->rejections, &r, sizeof(r));
+}
+
+/* ---- Segments and leaders ---------------------------------------------- */
+
+static bool is_usable(const struct node *n)
+{
+	return n->ready && n->has_key && n->endpoint.host[0] && n->endpoint.port &&
+	       n->n_pod_cidrs > 0;
+}
+
+static bool alone(const struct topo *t, const struct node *n)
+{
+	return t->o->granularity == GRANULARITY_FULL || !n->location[0] || !n->has_internal_ip;
+}
+
+struct seg_key {
+	bool by_node;
+	const char *name;
+	size_t node;
+};
+
+static int seg_key_cmp(const void *a, const void *b)
+{
+	const struct seg_key *x = a, *y = b;
+	int r;
+
+	if (x->by_node != y->by_node)
+		return x->by_node ? 1 : -1;
+	r = strcmp(x->name, y->name);
+	if (r)
+		return r;
+	return x->node < y->node ? -1 : x->node > y->node;
+}
+
+/* Leader order: the annotation, then a public endpoint, then the name (the
+ * earlier node, as nodes are sorted by name). */
+static bool leads_before(const struct node *a, const struct node *b)
+{
+	if (a->leader != b->leader)
+		return a->leader;
+	return a->has_public_endpoint && !b->has_public_endpoint;
+}
+
+static size_t elect_leader(const struct topo *t, const struct seg *s)
+{
+	size_t best = NONE;
+
+	for (size_t i = s->first; i < s->first + s->count; i++) {
+		size_t n = t->order[i];
+
+		if (is_usable(&t->c->nodes[n]) &&
+		    (best == NONE || leads_before(&t->c->nodes[n], &t->c->nodes[best])))
+			best = n;
+	}
+	return best;
+}
+
+static int build_segments(struct topo *t)
+{
+	size_t n = t->c->n_nodes;
+	struct seg_key *keys = calloc(n ? n : 1, sizeof(*keys));
+
+	if (!keys)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		const struct node *node = &t->c->nodes[i];
+
+		keys[i].by_node = alone(t, node);
+		keys[i].name = keys[i].by_node ? node->name : node->location;
+		keys[i].node = i;
+		t->member[i] = i == t->self || (node->ready && node->n_pod_cidrs > 0);
+	}
+	sort(keys, n, sizeof(*keys), seg_key_cmp);
+	for (size_t i = 0; i < n; i++) {
+		struct seg *s = &t->segs[t->n_segs];
+
+		if (i == 0 || seg_key_cmp(&(struct seg_key){ keys[i].by_node, keys[i].name, 0 },
+					  &(struct seg_key){ keys[i - 1].by_node, keys[i - 1].name, 0 })) {
+			memset(s, 0, sizeof(*s));
+			s->first = i;
+			s->by_node = keys[i].by_node;
+			s->name = keys[i].name;
+			t->n_segs++;
+		}
+		s = &t->segs[t->n_segs - 1];
+		s->count++;
+		s->n_members += t->member[keys[i].node];
+		t->order[i] = keys[i].node;
+		t->seg_of[keys[i].node] = t->n_segs - 1;
+	}
+	free(keys);
+	for (size_t i = 0; i < t->n_segs; i++)
+		t->segs[i].leader = elect_leader(t, &t->segs[i]);
+	return 0;
+}
+
+/* ---- WireGuard IPs ------------------------------------------------------ */
+
+/* Location and full granularity: one address per segment, which its leader
+ * carries. Published addresses: the leader's first, then the members'. */
+static void segment_requests(const struct topo *t, struct wgip_request *req, struct ip_addr *pub)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < t->n_segs; i++) {
+		const struct seg *s = &t->segs[i];
+
+		req[i] = (struct wgip_request){ s->by_node ? "node" : "location", s->name, &pub[k], 0 };
+		if (s->leader != NONE && t->c->nodes[s->leader].has_wireguard_ip)
+			pub[k++] = t->c->nodes[s->leader].wireguard_ip.ip;
+		for (size_t j = s->first; j < s->first + s->count; j++) {
+			const struct node *n = &t->c->nodes[t->order[j]];
+
+			if (t->order[j] != s->leader && n->has_wireguard_ip)
+				pub[k++] = n->wireguard_ip.ip;
+		}
+		req[i].n_published = (size_t)(&pub[k] - req[i].published);
+	}
+}
+
+/* Cross granularity: every node has an address of its own. */
+static void node_requests(const struct topo *t, struct wgip_request *req, struct ip_addr *pub)
+{
+	for (size_t i = 0; i < t->c->n_nodes; i++) {
+		const struct node *n = &t->c->nodes[i];
+
+		pub[i] = n->wireguard_ip.ip;
+		req[i] = (struct wgip_request){ "node", n->name, &pub[i], n->has_wireguard_ip };
+	}
+}
+
+static int allocate_addresses(struct topo *t, struct error *err)
+{
+	bool cross = t->o->granularity == GRANULARITY_CROSS;
+	size_t n = cross ? t->c->n_nodes : t->n_segs;
+	struct wgip_request *req = calloc(n ? n : 1, sizeof(*req));
+	struct ip_addr *pub = calloc(t->c->n_nodes ? t->c->n_nodes : 1, sizeof(*pub));
+	struct ip_addr *ips = calloc(n ? n : 1, sizeof(*ips));
+	int r = -1;
+
+	if (!req || !pub || !ips) {
+		error_set(err, "out of memory");
+		goto out;
+	}
+	if (cross)
+		node_requests(t, req, pub);
+	else
+		segment_requests(t, req, pub);
+	if (wgip_allocate(&t->o->subnet, req, n, ips, err) < 0)
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		if (!ips[i].family)
+			reject(t, "%s %s: no WireGuard IP left in the subnet", req[i].kind, req[i].name);
+	for (size_t i = 0; i < t->n_segs && !cross; i++) {
+		t->segs[i].wgip = ips[i];
+		if (t->segs[i].leader != NONE)
+			t->addr[t->segs[i].leader] = ips[i];
+	}
+	for (size_t i = 0; i < n && cross; i++)
+		if (is_usable(&t->c->nodes[i]))
+			t->addr[i] = ips[i];
+	r = 0;
+out:
+	free(req);
+	free(pub);
+	free(ips);
+	return r;
+}
+
+/* Who carries the tunnel for node n: its own, in cross granularity, when
+ * it is usable; else its segment's leader. */
+static size_t carrier_of(const struct topo *t, size_t n)
+{
+	if (t->o->granularity == GRANULARITY_CROSS && is_usable(&t->c->nodes[n]))
+		return n;
+	return t->segs[t->seg_of[n]].leader;
+}
+
+/* ---- Allowed IPs: who may claim what ------------------------------------ */
+
+static bool has_claims(const struct cluster *c)
+{
+	for (size_t i = 0; i < c->n_nodes; i++)
+		if (c->nodes[i].n_allowed_location_ips)
+			return true;
+	return c->n_peers > 0;
+}
+
+static int reserve_cluster(struct topo *t, struct claims *cl, struct error *err)
+{
+	struct claim subnet = { cidr_network(&t->o->subnet), CLAIM_OWNER_ALL, "WireGuard subnet", "", "" };
+
+	if (claims_add(cl, &subnet, err) < 0)
+		return -1;
+	for (size_t i = 0; i < t->o->n_service_cidrs; i++) {
+		struct claim svc = { cidr_network(&t->o->service_cidrs[i]), CLAIM_OWNER_ALL,
+				     "service CIDR", "", "" };
+
+		if (claims_add(cl, &svc, err) < 0)
+			return -1;
+	}
+	for (size_t i = 0; i < t->c->n_nodes; i++) {
+		const struct node *n = &t->c->nodes[i];
+		struct claim own = { .owner = t->seg_of[i], .kind = "node", .name = n->name };
+
+		for (size_t j = 0; j < n->n_pod_cidrs; j++) {
+			own.net = cidr_network(&n->pod_cidrs[j]);
+			own.what = "pod CIDR";
+			if (claims_add(cl, &own, err) < 0)
+				return -1;
+		}
+		if (!n->has_internal_ip)
+			continue;
+		own.net = cidr_host(&n->internal_ip.ip);
+		own.what = "private IP";
+		if (claims_add(cl, &own, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Takes net for owner unless it overlaps another owner's claim. */
+static int try_claim(struct topo *t, struct claims *cl, const struct claim *want, bool *ok,
+		     struct error *err)
+{
+	const struct claim *hit = claims_conflict(cl, &want->net, want->owner);
+	char a[CIDR_STRLEN], b[CIDR_STRLEN], whose[MODEL_NAME_MAX + 16] = "";
+
+	*ok = !hit;
+	if (*ok)
+		return claims_add(cl, want, err);
+	if (hit->kind[0])
+		snprintf(whose, sizeof(whose), " of %s %s", hit->kind, hit->name);
+	reject(t, "%s %s: %s %s ignored: overlaps %s %s%s", want->kind, want->name, want->what,
+	       cidr_format(&want->net, a), hit->what, cidr_format(&hit->net, b), whose);
+	return 0;
+}
+
+static int settle_claims(struct topo *t, struct error *err)
+{
+	struct claims cl;
+	int r = -1;
+
+	if (!has_claims(t->c))
+		return 0;
+	claims_init(&cl);
+	if (reserve_cluster(t, &cl, err) < 0)
+		goto out;
+	for (size_t i = 0; i < t->c->n_nodes; i++) {
+		const struct node *n = &t->c->nodes[i];
+
+		for (size_t j = 0; j < n->n_allowed_location_ips; j++) {
+			struct claim want = { cidr_network(&n->allowed_location_ips[j]), t->seg_of[i],
+					      "allowed-location-ip", "node", n->name };
+
+			if (try_claim(t, &cl, &want, &t->loc_ok[i * MODEL_MAX_LOCATION_IPS + j], err) < 0)
+				goto out;
+		}
+	}
+	for (size_t i = 0; i < t->c->n_peers; i++) {
+		const struct peer *p = &t->c->peers[i];
+
+		for (size_t j = 0; j < p->n_allowed_ips; j++) {
+			struct claim want = { cidr_network(&p->allowed_ips[j]), t->n_segs + i,
+					      "allowed IP", "peer", p->name };
+
+			if (try_claim(t, &cl, &want, &t->peer_ok[i * MODEL_MAX_PEER_IPS + j], err) < 0)
+				goto out;
+		}
+	}
+	r = 0;
+out:
+	claims_free(&cl);
+	return r;
+}
+
+/* ---- Endpoints learned from handshakes ---------------------------------- */
+
+static int found_cmp(const void *a, const void *b)
+{
+	const struct found_endpoint *x = a, *y = b;
+	int r = memcmp(x->key->bytes, y->key->bytes, WG_KEY_LEN);
+
+	return r ? r : x->order < y->order ? -1 : x->order > y->order;
+}
+
+static int index_discovered(struct topo *t)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < t->c->n_nodes; i++)
+		n += t->c->nodes[i].n_discovered;
+	if (!n)
+		return 0;
+	t->found = calloc(n, sizeof(*t->found));
+	if (!t->found)
+		return -1;
+	for (size_t i = 0; i < t->c->n_nodes; i++) {
+		const struct node *node = &t->c->nodes[i];
+
+		for (size_t j = 0; j < node->n_discovered; j++, t->n_found++)
+			t->found[t->n_found] = (struct found_endpoint){
+				&node->discovered[j].key, &node->discovered[j].endpoint, t->n_found };
+	}
+	sort(t->found, t->n_found, sizeof(*t->found), found_cmp);
+	return 0;
+}
+
+/* The endpoint the first node (by name) discovered for key, or an empty one. */
+static struct endpoint discovered_endpoint(const struct topo *t, const struct wg_key *key)
+{
+	struct found_endpoint want = { key, NULL, 0 };
+	size_t lo = 0, hi = t->n_found;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (found_cmp(&t->found[mid], &want) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < t->n_found && key_equal(t->found[lo].key, key))
+		return *t->found[lo].endpoint;
+	return (struct endpoint){ "", 0 };
+}
+
+/* ---- The local node's peers --------------------------------------------- */
+
+static int my_keepalive(const struct topo *t)
+{
+	return t->me->persistent_keepalive > 0 ? t->me->persistent_keepalive : 0;
+}
+
+static size_t node_peer(struct topo *t, size_t carrier)
+{
+	const struct node *n = &t->c->nodes[carrier];
+	const struct seg *s = &t->segs[t->seg_of[carrier]];
+	struct plan_peer p = { .public_key = n->public_key, .persistent_keepalive = my_keepalive(t) };
+
+	if (t->peer_of[carrier] != NONE)
+		return t->peer_of[carrier];
+	if (t->o->granularity != GRANULARITY_CROSS && !s->by_node)
+		snprintf(p.name, sizeof(p.name), "location/%s", s->name);
+	else
+		snprintf(p.name, sizeof(p.name), "node/%s", n->name);
+	/* A NATed node's published endpoint is behind its NAT: only a
+	 * discovered one is worth dialing, else it dials in. */
+	p.endpoint = n->persistent_keepalive > 0 ? discovered_endpoint(t, &n->public_key) : n->endpoint;
+	push(t, &t->peers, &p, sizeof(p));
+	t->peer_of[carrier] = t->peers.n - 1;
+	return t->peers.n - 1;
+}
+
+static void allow(struct topo *t, size_t peer, const struct cidr *net)
+{
+	struct allowed_ip a = { peer, cidr_network(net) };
+
+	push(t, &t->allowed, &a, sizeof(a));
+}
+
+static void allow_host(struct topo *t, size_t peer, const struct ip_addr *ip)
+{
+	struct cidr host = cidr_host(ip);
+
+	allow(t, peer, &host);
+}
+
+/* Every destination that lives on node n: pod CIDRs, private IP, WireGuard IP. */
+static void allow_node(struct topo *t, size_t peer, size_t n)
+{
+	const struct node *node = &t->c->nodes[n];
+
+	for (size_t i = 0; i < node->n_pod_cidrs; i++)
+		allow(t, peer, &node->pod_cidrs[i]);
+	if (node->has_internal_ip)
+		allow_host(t, peer, &node->internal_ip.ip);
+	if (t->addr[n].family)
+		allow_host(t, peer, &t->addr[n]);
+}
+
+/* Calls fn for each accepted allowed-location-ip of segment s. */
+static void each_location_ip(struct topo *t, const struct seg *s, size_t arg,
+			     void (*fn)(struct topo *, size_t, const struct cidr *))
+{
+	for (size_t i = s->first; i < s->first + s->count; i++) {
+		size_t n = t->order[i];
+		const struct node *node = &t->c->nodes[n];
+
+		for (size_t j = 0; j < node->n_allowed_location_ips; j++)
+			if (t->loc_ok[n * MODEL_MAX_LOCATION_IPS + j])
+				fn(t, arg, &node->allowed_location_ips[j]);
+	}
+}
+
+static bool is_remote(const struct topo *t, size_t n)
+{
+	return t->member[n] && t->seg_of[n] != t->seg_of[t->self];
+}
+
+/* A segment outside the local one that someone carries tunnels for. */
+static bool is_remote_segment(const struct topo *t, size_t i)
+{
+	return i != t->seg_of[t->self] && t->segs[i].leader != NONE && t->segs[i].n_members;
+}
+
+static void add_node_peers(struct topo *t)
+{
+	for (size_t n = 0; n < t->c->n_nodes; n++) {
+		size_t carrier = is_remote(t, n) ? carrier_of(t, n) : NONE;
+
+		if (carrier != NONE)
+			allow_node(t, node_peer(t, carrier), n);
+	}
+	for (size_t i = 0; i < t->n_segs; i++)
+		if (is_remote_segment(t, i))
+			each_location_ip(t, &t->segs[i], node_peer(t, t->segs[i].leader), allow);
+}
+
+static void add_external_peers(struct topo *t)
+{
+	for (size_t i = 0; i < t->c->n_peers; i++) {
+		const struct peer *ext = &t->c->peers[i];
+		struct plan_peer p = {
+			.public_key = ext->public_key,
+			.endpoint = ext->endpoint.host[0] ? ext->endpoint
+							  : discovered_endpoint(t, &ext->public_key),
+			.persistent_keepalive = ext->persistent_keepalive > 0 ? ext->persistent_keepalive
+									      : my_keepalive(t),
+			.preshared_key = ext->preshared_key,
+			.has_preshared_key = ext->has_preshared_key,
+		};
+
+		snprintf(p.name, sizeof(p.name), "peer/%s", ext->name);
+		push(t, &t->peers, &p, sizeof(p));
+		for (size_t j = 0; j < ext->n_allowed_ips; j++)
+			if (t->peer_ok[i * MODEL_MAX_PEER_IPS + j])
+				allow(t, t->peers.n - 1, &ext->allowed_ips[j]);
+	}
+}
+
+/* ---- The local node's routes -------------------------------------------- */
+
+static int ip_cmp_void(const void *a, const void *b)
+{
+	return ip_cmp(a, b);
+}
+
+/* WireGuard's own UDP packets must not be routed into the tunnel: note the
+ * peers' endpoint addresses (IP literals) to keep them out of wg routes. */
+static int collect_endpoints(struct topo *t)
+{
+	const struct plan_peer *peers = t->peers.items;
+
+	t->endpoints = calloc(t->peers.n ? t->peers.n : 1, sizeof(*t->endpoints));
+	if (!t->endpoints)
+		return -1;
+	for (size_t i = 0; i < t->peers.n; i++)
+		if (peers[i].endpoint.host[0] && ip_parse(peers[i].endpoint.host, &t->endpoints[t->n_endpoints]) == 0)
+			t->n_endpoints++;
+	sort(t->endpoints, t->n_endpoints, sizeof(*t->endpoints), ip_cmp_void);
+	return 0;
+}
+
+static bool holds_endpoint(const struct topo *t, const struct cidr *dst)
+{
+	struct cidr net = cidr_network(dst);
+	size_t lo = 0, hi = t->n_endpoints;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (ip_cmp(&t->endpoints[mid], &net.ip) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < t->n_endpoints && cidr_contains(&net, &t->endpoints[lo]);
+}
+
+static void route_to(struct topo *t, const struct route *r)
+{
+	push(t, &t->routes, r, sizeof(*r));
+}
+
+static void route_via_tunnel(struct topo *t, const struct cidr *dst)
+{
+	struct route r = { .dst = cidr_network(dst), .table = SKEIN_ROUTE_TABLE };
+	char buf[CIDR_STRLEN];
+
+	if (holds_endpoint(t, dst)) {
+		reject(t, "route to %s via %s left out: it holds a peer's endpoint",
+		       cidr_format(&r.dst, buf), t->o->wg_ifname);
+		return;
+	}
+	snprintf(r.dev, sizeof(r.dev), "%s", t->o->wg_ifname);
+	if (t->addr[t->self].family == dst->ip.family)
+		r.src = t->addr[t->self];
+	route_to(t, &r);
+}
+
+static bool shares_subnet(const struct topo *t, const struct node *n)
+{
+	return t->me->has_internal_ip && cidr_contains(&t->me->internal_ip, &n->internal_ip.ip);
+}
+
+static bool needs_encap(const struct topo *t, const struct node *n)
+{
+	switch (t->o->encapsulation) {
+	case ENCAP_ALWAYS:
+		return true;
+	case ENCAP_CROSSSUBNET:
+		return !shares_subnet(t, n);
+	case ENCAP_NEVER:
+		break;
+	}
+	return false;
+}
+
+static void through_encap(struct topo *t, struct route *r, const struct node *via)
+{
+	snprintf(r->dev, sizeof(r->dev), "%s", t->o->encap_ifname);
+	r->onlink = true;
+	push(t, &t->encap, &via->internal_ip.ip, sizeof(via->internal_ip.ip));
+}
+
+/* dst through another node of the local segment, over the underlay or the
+ * encapsulation device. IPv6 routes cannot take an IPv4 gateway, so behind
+ * a node with only an IPv4 private IP they use its derived link-local
+ * address on the encapsulation device. */
+static void route_via_node(struct topo *t, const struct cidr *dst, size_t via)
+{
+	const struct node *n = &t->c->nodes[via];
+	struct route r = { .dst = cidr_network(dst), .table = SKEIN_ROUTE_TABLE };
+	char buf[CIDR_STRLEN];
+
+	if (n->internal_ip.ip.family == dst->ip.family) {
+		r.gateway = n->internal_ip.ip;
+		if (needs_encap(t, n))
+			through_encap(t, &r, n);
+		else
+			snprintf(r.dev, sizeof(r.dev), "%s", t->o->underlay_ifname);
+	} else if (dst->ip.family == AF_INET6) {
+		r.gateway = topology_encap_ip6(&n->internal_ip.ip);
+		through_encap(t, &r, n);
+	} else {
+		reject(t, "route to %s via node %s left out: its private IP is IPv6",
+		       cidr_format(&r.dst, buf), n->name);
+		return;
+	}
+	route_to(t, &r);
+}
+
+/* Somewhere outside the local segment: through the tunnels when the local
+ * node holds them, else through the segment's leader. */
+static void route_away(struct topo *t, const struct cidr *dst)
+{
+	size_t leader = t->segs[t->seg_of[t->self]].leader;
+
+	if (t->tunnels)
+		route_via_tunnel(t, dst);
+	else if (leader != NONE)
+		route_via_node(t, dst, leader);
+}
+
+static void route_away_host(struct topo *t, const struct ip_addr *ip)
+{
+	struct cidr host = cidr_host(ip);
+
+	route_away(t, &host);
+}
+
+static void route_segment_member(struct topo *t, size_t n)
+{
+	const struct node *node = &t->c->nodes[n];
+
+	for (size_t i = 0; i < node->n_pod_cidrs; i++)
+		route_via_node(t, &node->pod_cidrs[i], n);
+	if (t->addr[n].family) {
+		struct cidr host = cidr_host(&t->addr[n]);
+
+		route_via_node(t, &host, n);
+	}
+}
+
+static void route_remote_node(struct topo *t, size_t n)
+{
+	const struct node *node = &t->c->nodes[n];
+
+	for (size_t i = 0; i < node->n_pod_cidrs; i++)
+		route_away(t, &node->pod_cidrs[i]);
+	if (node->has_internal_ip)
+		route_away_host(t, &node->internal_ip.ip);
+	if (t->addr[n].family)
+		route_away_host(t, &t->addr[n]);
+}
+
+static void route_away_cb(struct topo *t, size_t unused, const struct cidr *dst)
+{
+	(void)unused;
+	route_away(t, dst);
+}
+
+static void add_routes(struct topo *t)
+{
+	for (size_t n = 0; n < t->c->n_nodes; n++) {
+		if (n == t->self || !t->member[n])
+			continue;
+		if (!is_remote(t, n))
+			route_segment_member(t, n);
+		else if (carrier_of(t, n) != NONE)
+			route_remote_node(t, n);
+	}
+	for (size_t i = 0; i < t->n_segs; i++)
+		if (is_remote_segment(t, i))
+			each_location_ip(t, &t->segs[i], 0, route_away_cb);
+	for (size_t i = 0; i < t->c->n_peers; i++)
+		for (size_t j = 0; j < t->c->peers[i].n_allowed_ips; j++)
+			if (t->peer_ok[i * MODEL_MAX_PEER_IPS + j])
+				route_away(t, &t->c->peers[i].allowed_ips[j]);
+}
+
+/* ---- Assembling the plan ------------------------------------------------ */
+
+static int cidr_cmp_void(const void *a, const void *b)
+{
+	return cidr_cmp(a, b);
+}
+
+static int allowed_cmp(const void *a, const void *b)
+{
+	const struct allowed_ip *x = a, *y = b;
+
+	if (x->peer != y->peer)
+		return x->peer < y->peer ? -1 : 1;
+	return cidr_cmp(&x->net, &y->net);
+}
+
+/* Hands each plan peer its sorted, unique allowed IPs. */
+static int distribute_allowed(struct topo *t)
+{
+	struct allowed_ip *a = t->allowed.items;
+	struct plan_peer *peers = t->peers.items;
+
+	sort(a, t->allowed.n, sizeof(*a), allowed_cmp);
+	for (size_t i = 0, end; i < t->allowed.n; i = end) {
+		struct plan_peer *p = &peers[a[i].peer];
+
+		for (end = i; end < t->allowed.n && a[end].peer == a[i].peer; end++)
+			;
+		p->allowed_ips = malloc((end - i) * sizeof(*p->allowed_ips));
+		if (!p->allowed_ips)
+			return -1;
+		for (size_t j = i; j < end; j++)
+			if (j == i || !cidr_equal(&a[j].net, &a[j - 1].net))
+				p->allowed_ips[p->n_allowed_ips++] = a[j].net;
+	}
+	return 0;
+}
+
+static int peer_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct plan_peer *)a)->name, ((const struct plan_peer *)b)->name);
+}
+
+/* By destination; a duplicate destination (only from a broken model, such
+ * as two nodes with one pod CIDR) keeps the smallest route, deterministically. */
+static int route_cmp(const void *a, const void *b)
+{
+	const struct route *x = a, *y = b;
+	int r = cidr_cmp(&x->dst, &y->dst);
+
+	if (!r)
+		r = ip_cmp(&x->gateway, &y->gateway);
+	return r ? r : strcmp(x->dev, y->dev);
+}
+
+static size_t unique_routes(struct route *r, size_t n)
+{
+	size_t k = 0;
+
+	sort(r, n, sizeof(*r), route_cmp);
+	for (size_t i = 0; i < n; i++)
+		if (k == 0 || !cidr_equal(&r[i].dst, &r[k - 1].dst))
+			r[k++] = r[i];
+	return k;
+}
+
+/* Sorted, and without networks inside another: sorted by address then
+ * prefix, kept networks are disjoint, so a network inside any kept one is
+ * inside the last kept one. */
+static size_t compact_cidrs(struct cidr *c, size_t n)
+{
+	size_t k = 0;
+
+	sort(c, n, sizeof(*c), cidr_cmp_void);
+	for (size_t i = 0; i < n; i++)
+		if (k == 0 || !cidr_contains(&c[k - 1], &c[i].ip) || c[k - 1].prefix > c[i].prefix)
+			c[k++] = c[i];
+	return k;
+}
+
+static size_t unique_ips(struct ip_addr *ips, size_t n)
+{
+	size_t k = 0;
+
+	sort(ips, n, sizeof(*ips), ip_cmp_void);
+	for (size_t i = 0; i < n; i++)
+		if (k == 0 || !ip_equal(&ips[i], &ips[k - 1]))
+			ips[k++] = ips[i];
+	return k;
+}
+
+static void push_cidr(struct topo *t, const struct cidr *c)
+{
+	struct cidr net = cidr_network(c);
+
+	push(t, &t->cluster, &net, sizeof(net));
+}
+
+static void push_cidr_cb(struct topo *t, size_t unused, const struct cidr *c)
+{
+	(void)unused;
+	push_cidr(t, c);
+}
+
+static void collect_cluster_cidrs(struct topo *t)
+{
+	push_cidr(t, &t->o->subnet);
+	for (size_t i = 0; i < t->o->n_service_cidrs; i++)
+		push_cidr(t, &t->o->service_cidrs[i]);
+	for (size_t i = 0; i < t->c->n_nodes; i++) {
+		const struct node *n = &t->c->nodes[i];
+
+		for (size_t j = 0; j < n->n_pod_cidrs; j++)
+			push_cidr(t, &n->pod_cidrs[j]);
+		if (n->has_internal_ip) {
+			struct cidr host = cidr_host(&n->internal_ip.ip);
+
+			push_cidr(t, &host);
+		}
+	}
+	for (size_t i = 0; i < t->n_segs; i++)
+		each_location_ip(t, &t->segs[i], 0, push_cidr_cb);
+	for (size_t i = 0; i < t->c->n_peers; i++)
+		for (size_t j = 0; j < t->c->peers[i].n_allowed_ips; j++)
+			if (t->peer_ok[i * MODEL_MAX_PEER_IPS + j])
+				push_cidr(t, &t->c->peers[i].allowed_ips[j]);
+}
+
+static int make_rules(struct plan *plan)
+{
+	static const int families[] = { AF_INET, AF_INET6 };
+
+	plan->rules = calloc(2, sizeof(*plan->rules));
+	if (!plan->rules)
+		return -1;
+	for (size_t f = 0; f < 2; f++) {
+		bool used = false;
+
+		for (size_t i = 0; i < plan->n_routes && !used; i++)
+			used = plan->routes[i].dst.ip.family == families[f];
+		if (used)
+			plan->rules[plan->n_rules++] = (struct rule){
+				.family = families[f],
+				.src = { .ip.family = families[f] },
+				.dst = { .ip.family = families[f] },
+				.table = SKEIN_ROUTE_TABLE,
+				.priority = SKEIN_RULE_PRIORITY,
+			};
+	}
+	return 0;
+}
+
+static struct cidr device_address(const struct topo *t, const struct ip_addr *ip)
+{
+	struct cidr c = { .ip = *ip, .prefix = t->o->subnet.prefix };
+
+	return ip->family ? c : (struct cidr){ .prefix = 0 };
+}
+
+static int make_segments(const struct topo *t, struct plan *plan)
+{
+	plan->segments = calloc(t->n_segs ? t->n_segs : 1, sizeof(*plan->segments));
+	if (!plan->segments)
+		return -1;
+	for (size_t i = 0; i < t->n_segs; i++) {
+		const struct seg *s = &t->segs[i];
+		struct plan_segment *out = &plan->segments[plan->n_segments];
+
+		if (!s->n_members)
+			continue;
+		snprintf(out->location, sizeof(out->location), "%s",
+			 t->c->nodes[t->order[s->first]].location);
+		snprintf(out->name, sizeof(out->name), "%s/%s", s->by_node ? "node" : "location", s->name);
+		out->leader = s->leader == NONE ? PLAN_NO_LEADER : s->leader;
+		if (s->leader != NONE)
+			out->wireguard_ip = device_address(t, &t->addr[s->leader]);
+		out->n_members = s->n_members;
+		plan->n_segments++;
+	}
+	return 0;
+}
+
+static int make_local_pod_cidrs(const struct topo *t, struct plan *plan)
+{
+	plan->local_pod_cidrs = calloc(MODEL_MAX_POD_CIDRS, sizeof(*plan->local_pod_cidrs));
+	if (!plan->local_pod_cidrs)
+		return -1;
+	for (size_t i = 0; i < t->me->n_pod_cidrs; i++)
+		plan->local_pod_cidrs[i] = cidr_network(&t->me->pod_cidrs[i]);
+	plan->n_local_pod_cidrs = t->me->n_pod_cidrs;
+	sort(plan->local_pod_cidrs, plan->n_local_pod_cidrs, sizeof(struct cidr), cidr_cmp_void);
+	return 0;
+}
+
+static bool has_ipv6_pods(const struct node *n)
+{
+	for (size_t i = 0; i < n->n_pod_cidrs; i++)
+		if (n->pod_cidrs[i].ip.family == AF_INET6)
+			return true;
+	return false;
+}
+
+/* Moves the vectors into the plan. */
+static int assemble(struct topo *t, struct plan *plan)
+{
+	size_t leader = t->segs[t->seg_of[t->self]].leader;
+
+	if (distribute_allowed(t) < 0)
+		return -1;
+	sort(t->peers.items, t->peers.n, sizeof(struct plan_peer), peer_cmp);
+	plan->peers = t->peers.items;
+	plan->n_peers = t->peers.n;
+	t->peers = (struct vec){ 0 };
+	plan->routes = t->routes.items;
+	plan->n_routes = unique_routes(plan->routes, t->routes.n);
+	t->routes = (struct vec){ 0 };
+	plan->cluster_cidrs = t->cluster.items;
+	plan->n_cluster_cidrs = compact_cidrs(plan->cluster_cidrs, t->cluster.n);
+	t->cluster = (struct vec){ 0 };
+	plan->encap_remotes = t->encap.items;
+	plan->n_encap_remotes = unique_ips(plan->encap_remotes, t->encap.n);
+	t->encap = (struct vec){ 0 };
+	plan->rejections = t->rejections.items;
+	plan->n_rejections = t->rejections.n;
+	t->rejections = (struct vec){ 0 };
+	plan->is_leader = leader == t->self;
+	if (t->tunnels)
+		plan->wireguard_ip = device_address(t, &t->addr[t->self]);
+	if (has_ipv6_pods(t->me) && t->me->has_internal_ip && t->me->internal_ip.ip.family == AF_INET)
+		plan->encap_ip6 = topology_encap_ip6(&t->me->internal_ip.ip);
+	if (make_rules(plan) < 0 || make_segments(t, plan) < 0 || make_local_pod_cidrs(t, plan) < 0)
+		return -1;
+	return 0;
+}
+
+/* ---- Entry point -------------------------------------------------------- */
+
+int topology_options_default(struct topology_options *opts)
+{
+	memset(opts, 0, sizeof(*opts));
+	opts->granularity = GRANULARITY_LOCATION;
+	opts->encapsulation = ENCAP_CROSSSUBNET;
+	if (cidr_parse("10.4.0.0/16", &opts->subnet) < 0)
+		return -1;
+	opts->listen_port = 51820;
+	snprintf(opts->wg_ifname, sizeof(opts->wg_ifname), "skein0");
+	snprintf(opts->encap_ifname, sizeof(opts->encap_ifname), "skein-vx");
+	return 0;
+}
+
+static int check_options(const struct topology_options *o, struct error *err)
+{
+	if (o->granularity != GRANULARITY_LOCATION && o->granularity != GRANULARITY_FULL &&
+	    o->granularity != GRANULARITY_CROSS)
+		return error_set(err, "mesh granularity: unknown value %d", (int)o->granularity);
+	if (o->encapsulation != ENCAP_NEVER && o->encapsulation != ENCAP_CROSSSUBNET &&
+	    o->encapsulation != ENCAP_ALWAYS)
+		return error_set(err, "encapsulation: unknown value %d", (int)o->encapsulation);
+	if (!o->subnet.ip.family || cidr_size(&o->subnet) < 4)
+		return error_set(err, "subnet: needs at least 4 addresses");
+	if (o->n_service_cidrs > TOPOLOGY_MAX_SERVICE_CIDRS)
+		return error_set(err, "service CIDRs: at most %d", TOPOLOGY_MAX_SERVICE_CIDRS);
+	if (!o->wg_ifname[0])
+		return error_set(err, "WireGuard interface: no name");
+	if (!o->encap_ifname[0])
+		return error_set(err, "encapsulation interface: no name");
+	return 0;
+}
+
+static size_t find_node(const struct cluster *c, const char *name)
+{
+	for (size_t i = 0; i < c->n_nodes; i++)
+		if (!strcmp(c->nodes[i].name, name))
+			return i;
+	return NONE;
+}
+
+static int alloc_arrays(struct topo *t)
+{
+	size_t n = t->c->n_nodes;
+
+	t->order = calloc(n, sizeof(*t->order));
+	t->seg_of = calloc(n, sizeof(*t->seg_of));
+	t->member = calloc(n, sizeof(*t->member));
+	t->segs = calloc(n, sizeof(*t->segs));
+	t->addr = calloc(n, sizeof(*t->addr));
+	t->peer_of = malloc(n * sizeof(*t->peer_of));
+	t->loc_ok = calloc(n * MODEL_MAX_LOCATION_IPS, sizeof(*t->loc_ok));
+	t->peer_ok = calloc(t->c->n_peers * MODEL_MAX_PEER_IPS + 1, sizeof(*t->peer_ok));
+	if (!t->order || !t->seg_of || !t->member || !t->segs || !t->addr || !t->peer_of ||
+	    !t->loc_ok || !t->peer_ok)
+		return -1;
+	memset(t->peer_of, 0xff, n * sizeof(*t->peer_of));
+	return 0;
+}
+
+static void free_peers(struct plan_peer *peers, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(peers[i].allowed_ips);
+	free(peers);
+}
+
+static void topo_free(struct topo *t)
+{
+	free(t->order);
+	free(t->seg_of);
+	free(t->member);
+	free(t->segs);
+	free(t->addr);
+	free(t->peer_of);
+	free(t->loc_ok);
+	free(t->peer_ok);
+	free(t->found);
+	free(t->endpoints);
+	free_peers(t->peers.items, t->peers.n);
+	free(t->allowed.items);
+	free(t->routes.items);
+	free(t->cluster.items);
+	free(t->encap.items);
+	free(t->rejections.items);
+}
+
+static bool holds_tunnels(const struct topo *t)
+{
+	if (t->o->granularity == GRANULARITY_CROSS)
+		return is_usable(t->me);
+	return t->segs[t->seg_of[t->self]].leader == t->self;
+}
+
+static int compute(struct topo *t, struct plan *plan, struct error *err)
+{
+	if (alloc_arrays(t) < 0 || build_segments(t) < 0)
+		return error_set(err, "out of memory");
+	if (allocate_addresses(t, err) < 0 || settle_claims(t, err) < 0)
+		return -1;
+	if (index_discovered(t) < 0)
+		return error_set(err, "out of memory");
+	t->tunnels = holds_tunnels(t);
+	if (t->tunnels) {
+		add_node_peers(t);
+		add_external_peers(t);
+	}
+	if (t->failed || collect_endpoints(t) < 0)
+		return error_set(err, "out of memory");
+	add_routes(t);
+	collect_cluster_cidrs(t);
+	if (t->failed || assemble(t, plan) < 0)
+		return error_set(err, "out of memory");
+	return 0;
+}
+
+int topology_compute(const struct cluster *cluster, const char *self,
+		     const struct topology_options *opts, struct plan *plan,
+		     struct error *err)
+{
+	struct topo t = { .c = cluster, .o = opts };
+	int r;
+
+	memset(plan, 0, sizeof(*plan));
+	if (check_options(opts, err) < 0)
+		return error_prefix(err, "topology");
+	t.self = find_node(cluster, self);
+	if (t.self == NONE)
+		return error_set(err, "topology: node %s: not in the cluster model", self);
+	t.me = &cluster->nodes[t.self];
+	if (!t.me->n_pod_cidrs)
+		return error_set(err, "topology: node %s: no pod CIDR yet", self);
+	r = compute(&t, plan, err);
+	topo_free(&t);
+	if (r < 0) {
+		plan_free(plan);
+		return error_prefix(err, "topology");
+	}
+	return 0;
+}

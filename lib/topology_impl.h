@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Internals of the topology, shared by topology*.c only: the WireGuard IP
+ * allocator and the set of claimed address ranges that rejects overlaps.
+ */
+#ifndef SKEIN_TOPOLOGY_IMPL_H
+#define SKEIN_TOPOLOGY_IMPL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cidr.h"
+#include "error.h"
+
+/* One holder of a WireGuard IP: a segment ("location", "aws") or a node
+ * ("node", "a"), with the addresses it already published, best first. */
+struct wgip_request {
+	const char *kind;
+	const char *name;
+	const struct ip_addr *published;
+	size_t n_published;
+};
+
+/* Gives every request an address of subnet, the same whatever else is in
+ * the list: first the published addresses (inside the subnet and not taken
+ * by an earlier request) are kept, then the others get the address their
+ * name hashes to, probing upwards past taken ones, in list order. out[i]
+ * has family 0 when the subnet is full. Fails on a subnet with fewer than
+ * four addresses, or out of memory. */
+int wgip_allocate(const struct cidr *subnet, const struct wgip_request *req, size_t n,
+		  struct ip_addr *out, struct error *err);
+
+/* Address ranges with an owner; a range conflicts with the ranges of other
+ * owners that overlap it. CLAIM_OWNER_ALL conflicts with every owner. A
+ * binary trie over the address bits: a check or an insertion costs one walk
+ * of the prefix length, so n claims cost O(n * bits), not O(n^2). */
+#define CLAIM_OWNER_ALL ((size_t)-1)
+
+struct claim {
+	struct cidr net;
+	size_t owner;
+	const char *what;  /* "pod CIDR", "private IP", ... */
+	const char *kind;  /* whose: "node", "peer", "" for the cluster's own */
+	const char *name;
+};
+
+struct claims {
+	struct claim *items;
+	size_t n_items, cap_items;
+	struct claim_trie_node *nodes;
+	size_t n_nodes, cap_nodes;
+};
+
+void claims_init(struct claims *c);
+int claims_add(struct claims *c, const struct claim *claim, struct error *err);
+/* A claim of another owner overlapping net, or NULL. */
+const struct claim *claims_conflict(const struct claims *c, const struct cidr *net, size_t owner);
+void claims_free(struct claims *c);
+
+#endif
