@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """Validates a custom object against its CRD's openAPIV3Schema, as the real
 API server does for the keywords skein's CRD uses: type, properties,
-required, items, pattern, minimum/maximum, minLength/maxLength,
+required, items, oneOf, pattern, minimum/maximum, minLength/maxLength,
 minItems/maxItems, enum. Returns a list of (field path, message) causes."""
 
 import re
@@ -56,6 +56,11 @@ def _validate(schema, value, path, causes):
         causes.append((path, "Invalid value: %r: %s in body must be of type %s" % (value, path, kind)))
         return
     _check_scalar(schema, value, path, causes)
+    if "oneOf" in schema:
+        matches = sum(1 for alt in schema["oneOf"] if not validate(alt, value, path))
+        if matches != 1:
+            causes.append((path, "Invalid value: %s must validate one and only one schema "
+                           "(oneOf), found %d" % (path or "body", matches)))
     if isinstance(value, dict):
         for name in schema.get("required", []):
             if name not in value:
