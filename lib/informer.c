@@ -16,11 +16,16 @@
  * so that agents' reconnections spread out. */
 #define WATCH_MIN_S 300
 #define EVENT_MAX ((size_t)64 << 20)
+/* A resource the API does not serve (the Peer CRD not installed yet) is
+ * taken as empty and looked for again this often. */
+#define ABSENT_RETRY_MS 30000
 
 enum watch_result { WATCH_ENDED, WATCH_GONE, WATCH_FAILED };
 
+/* What one watch request's callbacks share. */
 struct watch_state {
 	struct informer *inf;
+	struct kube_watch_parser parser;
 	bool gone, failed, got_event;
 };
 
@@ -106,11 +111,11 @@ json_t *informer_get(const struct informer *inf, const char *name)
 	return text ? json_loads(text, 0, NULL) : NULL;
 }
 
-static bool should_abort(void *ctx)
+static bool watch_should_abort(void *ctx)
 {
-	struct informer *inf = ctx;
+	struct watch_state *w = ctx;
 
-	return atomic_load(&inf->hub->stopping);
+	return atomic_load(&w->inf->hub->stopping);
 }
 
 static const char *object_name(const json_t *obj)
@@ -204,8 +209,20 @@ static int list_page(struct informer *inf, json_t *cache, char **cont, long *sta
 	return rc;
 }
 
+/* Under hub->lock: replaces the cache, signalling if anything differs. */
+static void replace_cache(struct informer *inf, json_t *cache)
+{
+	inf->stats.lists++;
+	if (!inf->synced || !json_equal(cache, inf->cache))
+		note_change(inf);
+	json_decref(inf->cache);
+	inf->cache = cache;
+	inf->synced = true;
+}
+
 /* Lists every object and replaces the cache with the result: objects that
- * went away while we were not watching disappear here. */
+ * went away while we were not watching disappear here. Returns 1 when the
+ * API does not serve the resource (404): the cache is then empty. */
 static int list_all(struct informer *inf, unsigned *retry_after, struct error *err)
 {
 	json_t *cache = json_object();
@@ -218,6 +235,12 @@ static int list_all(struct informer *inf, unsigned *retry_after, struct error *e
 	do {
 		if (list_page(inf, cache, &cont, &status, retry_after, err) == 0)
 			continue;
+		if (status == 404 && json_object_size(cache) == 0) {
+			pthread_mutex_lock(&inf->hub->lock);
+			replace_cache(inf, cache);
+			pthread_mutex_unlock(&inf->hub->lock);
+			return 1;
+		}
 		/* An expired continue token: start over once, from a fresh snapshot. */
 		if (status != 410 || restarted || json_object_size(cache) == 0) {
 			free(cont);
@@ -230,12 +253,7 @@ static int list_all(struct informer *inf, unsigned *retry_after, struct error *e
 		cont = NULL;
 	} while (cont);
 	pthread_mutex_lock(&inf->hub->lock);
-	inf->stats.lists++;
-	if (!inf->synced || !json_equal(cache, inf->cache))
-		note_change(inf);
-	json_decref(inf->cache);
-	inf->cache = cache;
-	inf->synced = true;
+	replace_cache(inf, cache);
 	pthread_mutex_unlock(&inf->hub->lock);
 	return 0;
 }
@@ -289,15 +307,15 @@ static int on_event(enum kube_event_type type, const json_t *obj, void *ctx)
 
 static int on_data(const char *data, size_t len, void *ctx)
 {
-	struct kube_watch_parser *p = ctx;
+	struct watch_state *w = ctx;
 
-	return kube_watch_feed(p, data, len) != 0;
+	return kube_watch_feed(&w->parser, data, len) != 0;
 }
 
 static enum watch_result watch(struct informer *inf, unsigned *retry_after, struct error *err)
 {
 	struct watch_state w = { .inf = inf };
-	struct kube_watch_parser parser;
+	struct kube_watch_parser *parser = &w.parser;
 	struct kube_response resp;
 	long timeout = WATCH_MIN_S + random() % WATCH_MIN_S;
 	char *path = NULL, *rv = kube_escape(inf->resource_version ? inf->resource_version : "");
@@ -312,12 +330,12 @@ static enum watch_result watch(struct informer *inf, unsigned *retry_after, stru
 		return WATCH_FAILED;
 	}
 	free(rv);
-	kube_watch_init(&parser, EVENT_MAX, on_event, &w);
+	kube_watch_init(parser, EVENT_MAX, on_event, &w);
 	pthread_mutex_lock(&inf->hub->lock);
 	inf->stats.watches++;
 	pthread_mutex_unlock(&inf->hub->lock);
 	started = time(NULL);
-	rc = kube_stream(inf->client, path, timeout + 30, on_data, should_abort, &parser, &resp, err);
+	rc = kube_stream(inf->client, path, timeout + 30, on_data, watch_should_abort, &w, &resp, err);
 	free(path);
 	*retry_after = resp.retry_after;
 	if (rc < 0)
@@ -326,8 +344,8 @@ static enum watch_result watch(struct informer *inf, unsigned *retry_after, stru
 		result = WATCH_GONE;
 	} else if (resp.status != 200) {
 		error_set(err, "watch %s: HTTP %ld", inf->path, resp.status);
-	} else if (w.failed || parser.err.msg[0]) {
-		error_set(err, "watch %s: %s", inf->path, parser.err.msg[0] ? parser.err.msg : "ERROR event");
+	} else if (w.failed || parser->err.msg[0]) {
+		error_set(err, "watch %s: %s", inf->path, parser->err.msg[0] ? parser->err.msg : "ERROR event");
 	} else {
 		/* A stream cut at once, before any event, may be a server
 		 * that drops every watch: back off rather than spin. */
@@ -339,7 +357,7 @@ static enum watch_result watch(struct informer *inf, unsigned *retry_after, stru
 	}
 out:
 	kube_response_free(&resp);
-	kube_watch_free(&parser);
+	kube_watch_free(parser);
 	return result;
 }
 
@@ -367,7 +385,14 @@ static void *informer_main(void *arg)
 		err.msg[0] = '\0';
 		retry_after = 0;
 		if (need_list) {
-			ok = list_all(inf, &retry_after, &err) == 0;
+			int rc = list_all(inf, &retry_after, &err);
+
+			if (rc == 1) {
+				log_warn("%s is not served (CRD not installed?); taken as empty", inf->path);
+				pause_ms(inf->hub, ABSENT_RETRY_MS);
+				continue;
+			}
+			ok = rc == 0;
 			need_list = !ok;
 		} else {
 			enum watch_result r = watch(inf, &retry_after, &err);
