@@ -372,7 +372,9 @@ class Api:
                 self.store.add_resource(res)
         return stored, 201 if old is None else 200
 
-    def create(self, r, ns, obj):
+    def create(self, r, ns, obj, token=True):
+        """Creates obj; a new Node gets a token (token=False: the caller
+        makes tokens itself, as bulk loads do)."""
         with self.write_lock:
             name = self._validate(r, obj, ns)
             meta = obj["metadata"]
@@ -390,7 +392,7 @@ class Api:
                                % (kubeapi._qualified(r), name),
                                {"name": name, "group": r.group, "kind": r.plural})
             stored, code = self._finish(r, obj, None)
-        if r.key == NODES:
+        if r.key == NODES and token:
             self.creds.node_token(name)
         return stored, code
 
@@ -921,18 +923,22 @@ class Handler(BaseHTTPRequestHandler):
         objs = req.get("objects") if isinstance(req, dict) else None
         if not isinstance(objs, list):
             raise ApiError(400, "BadRequest", "bulk: 'objects' must be a list")
-        done = 0
+        done, tokens = 0, bool(req.get("tokens"))
         for obj in objs:
             r = self._resource_of(obj)
             ns = obj.get("metadata", {}).get("namespace", "") if r.namespaced else ""
             name = obj.get("metadata", {}).get("name")
             if app.store.get(r.key, ns, name) is None:
-                app.api.create(r, ns, obj)
+                app.api.create(r, ns, obj, token=False)
+                if tokens and r.key == NODES:
+                    app.creds.node_token(name, save=False)
             else:
                 app.api.update(r, ns, name, copy.deepcopy(obj), None)
                 if r.status and "status" in obj:
                     app.api.update(r, ns, name, obj, "status")
             done += 1
+        if tokens:
+            app.creds.save()
         return self._send(200, {"applied": done, "resourceVersion": app.store.rv})
 
     def _resource_of(self, obj):

@@ -180,7 +180,10 @@ class Store:
             return obj
 
     def compact_now(self):
+        """Every resourceVersion issued so far expires: the counter moves on
+        (as etcd's revision does with other writes) and history starts there."""
         with self.cond:
+            self.rv += 1
             self.min_rv = self.rv
             self.events = []
             self.cond.notify_all()
