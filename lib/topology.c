@@ -281,74 +281,40 @@ static size_t carrier_of(const struct topo *t, size_t n)
 
 /* ---- Allowed IPs: who may claim what ------------------------------------ */
 
-static bool has_claims(const struct cluster *c)
+/* The candidates (allowed-location-ips, then external peers' allowed IPs,
+ * each by name) sit in a trie; the cluster's own ranges (few queries that
+ * stop early, against many ranges) strike the candidates they overlap;
+ * then the candidates are taken in order, against those taken before. */
+struct candidates {
+	struct claims trie;
+	bool **ok;              /* per candidate: where to store the verdict */
+	struct claim *blocked;  /* per candidate: the cluster range it hit */
+	size_t owner;           /* of the range being checked */
+	const struct claim *range;
+};
+
+static int add_candidate(struct candidates *cs, const struct claim *cand, bool *ok, size_t *cap,
+			 struct error *err)
 {
-	for (size_t i = 0; i < c->n_nodes; i++)
-		if (c->nodes[i].n_allowed_location_ips)
-			return true;
-	return c->n_peers > 0;
-}
+	size_t n = cs->trie.n_items;
 
-static int reserve_cluster(struct topo *t, struct claims *cl, struct error *err)
-{
-	struct claim subnet = { cidr_network(&t->o->subnet), CLAIM_OWNER_ALL, "WireGuard subnet", "", "" };
+	if (n == *cap) {
+		size_t cap2 = *cap ? *cap * 2 : 16;
+		bool **ok2 = realloc(cs->ok, cap2 * sizeof(*ok2));
 
-	if (claims_add(cl, &subnet, err) < 0)
-		return -1;
-	for (size_t i = 0; i < t->o->n_service_cidrs; i++) {
-		struct claim svc = { cidr_network(&t->o->service_cidrs[i]), CLAIM_OWNER_ALL,
-				     "service CIDR", "", "" };
-
-		if (claims_add(cl, &svc, err) < 0)
-			return -1;
+		if (!ok2)
+			return error_set(err, "out of memory");
+		cs->ok = ok2;
+		*cap = cap2;
 	}
-	for (size_t i = 0; i < t->c->n_nodes; i++) {
-		const struct node *n = &t->c->nodes[i];
-		struct claim own = { .owner = t->seg_of[i], .kind = "node", .name = n->name };
-
-		for (size_t j = 0; j < n->n_pod_cidrs; j++) {
-			own.net = cidr_network(&n->pod_cidrs[j]);
-			own.what = "pod CIDR";
-			if (claims_add(cl, &own, err) < 0)
-				return -1;
-		}
-		if (!n->has_internal_ip)
-			continue;
-		own.net = cidr_host(&n->internal_ip.ip);
-		own.what = "private IP";
-		if (claims_add(cl, &own, err) < 0)
-			return -1;
-	}
-	return 0;
+	cs->ok[n] = ok;
+	return claims_add(&cs->trie, cand, err);
 }
 
-/* Takes net for owner unless it overlaps another owner's claim. */
-static int try_claim(struct topo *t, struct claims *cl, const struct claim *want, bool *ok,
-		     struct error *err)
+static int collect_candidates(struct topo *t, struct candidates *cs, struct error *err)
 {
-	const struct claim *hit = claims_conflict(cl, &want->net, want->owner);
-	char a[CIDR_STRLEN], b[CIDR_STRLEN], whose[MODEL_NAME_MAX + 16] = "";
+	size_t cap = 0;
 
-	*ok = !hit;
-	if (*ok)
-		return claims_add(cl, want, err);
-	if (hit->kind[0])
-		snprintf(whose, sizeof(whose), " of %s %s", hit->kind, hit->name);
-	reject(t, "%s %s: %s %s ignored: overlaps %s %s%s", want->kind, want->name, want->what,
-	       cidr_format(&want->net, a), hit->what, cidr_format(&hit->net, b), whose);
-	return 0;
-}
-
-static int settle_claims(struct topo *t, struct error *err)
-{
-	struct claims cl;
-	int r = -1;
-
-	if (!has_claims(t->c))
-		return 0;
-	claims_init(&cl);
-	if (reserve_cluster(t, &cl, err) < 0)
-		goto out;
 	for (size_t i = 0; i < t->c->n_nodes; i++) {
 		const struct node *n = &t->c->nodes[i];
 
@@ -356,8 +322,8 @@ static int settle_claims(struct topo *t, struct error *err)
 			struct claim want = { cidr_network(&n->allowed_location_ips[j]), t->seg_of[i],
 					      "allowed-location-ip", "node", n->name };
 
-			if (try_claim(t, &cl, &want, &t->loc_ok[i * MODEL_MAX_LOCATION_IPS + j], err) < 0)
-				goto out;
+			if (add_candidate(cs, &want, &t->loc_ok[i * MODEL_MAX_LOCATION_IPS + j], &cap, err) < 0)
+				return -1;
 		}
 	}
 	for (size_t i = 0; i < t->c->n_peers; i++) {
@@ -367,13 +333,114 @@ static int settle_claims(struct topo *t, struct error *err)
 			struct claim want = { cidr_network(&p->allowed_ips[j]), t->n_segs + i,
 					      "allowed IP", "peer", p->name };
 
-			if (try_claim(t, &cl, &want, &t->peer_ok[i * MODEL_MAX_PEER_IPS + j], err) < 0)
-				goto out;
+			if (add_candidate(cs, &want, &t->peer_ok[i * MODEL_MAX_PEER_IPS + j], &cap, err) < 0)
+				return -1;
 		}
 	}
-	r = 0;
+	return 0;
+}
+
+/* A cluster range overlapping candidate i: the first such range strikes it. */
+static void strike(void *ctx, size_t i)
+{
+	struct candidates *cs = ctx;
+
+	if (!cs->blocked[i].what && claims_get(&cs->trie, i)->owner != cs->range->owner)
+		cs->blocked[i] = *cs->range;
+}
+
+static void strike_with(struct candidates *cs, const struct claim *range)
+{
+	cs->range = range;
+	claims_each_overlap(&cs->trie, &range->net, strike, cs);
+}
+
+/* The WireGuard subnet, service CIDRs, and each node's pod CIDRs and
+ * private IP (owned by its segment, so a location may announce the LAN its
+ * own nodes live in). */
+static void strike_with_cluster_ranges(struct topo *t, struct candidates *cs)
+{
+	struct claim subnet = { cidr_network(&t->o->subnet), CLAIM_OWNER_ALL, "WireGuard subnet", "", "" };
+
+	strike_with(cs, &subnet);
+	for (size_t i = 0; i < t->o->n_service_cidrs; i++) {
+		struct claim svc = { cidr_network(&t->o->service_cidrs[i]), CLAIM_OWNER_ALL,
+				     "service CIDR", "", "" };
+
+		strike_with(cs, &svc);
+	}
+	for (size_t i = 0; i < t->c->n_nodes; i++) {
+		const struct node *n = &t->c->nodes[i];
+		struct claim own = { .owner = t->seg_of[i], .what = "pod CIDR", .kind = "node", .name = n->name };
+
+		for (size_t j = 0; j < n->n_pod_cidrs; j++) {
+			own.net = cidr_network(&n->pod_cidrs[j]);
+			strike_with(cs, &own);
+		}
+		if (!n->has_internal_ip)
+			continue;
+		own.net = cidr_host(&n->internal_ip.ip);
+		own.what = "private IP";
+		strike_with(cs, &own);
+	}
+}
+
+static void reject_claim(struct topo *t, const struct claim *want, const struct claim *hit)
+{
+	char a[CIDR_STRLEN], b[CIDR_STRLEN], whose[MODEL_NAME_MAX + 16] = "";
+
+	if (hit->kind[0])
+		snprintf(whose, sizeof(whose), " of %s %s", hit->kind, hit->name);
+	reject(t, "%s %s: %s %s ignored: overlaps %s %s%s", want->kind, want->name, want->what,
+	       cidr_format(&want->net, a), hit->what, cidr_format(&hit->net, b), whose);
+}
+
+/* Takes the candidates in order, each against the cluster's ranges and
+ * the candidates of other owners taken before it. */
+static int take_candidates(struct topo *t, struct candidates *cs, struct error *err)
+{
+	struct claims taken;
+	int r = 0;
+
+	claims_init(&taken);
+	for (size_t i = 0; i < cs->trie.n_items && r == 0; i++) {
+		const struct claim *want = claims_get(&cs->trie, i);
+		const struct claim *hit = cs->blocked[i].what ? &cs->blocked[i]
+							      : claims_conflict(&taken, &want->net, want->owner);
+
+		*cs->ok[i] = !hit;
+		if (hit)
+			reject_claim(t, want, hit);
+		else
+			r = claims_add(&taken, want, err);
+	}
+	claims_free(&taken);
+	return r;
+}
+
+static int settle_claims(struct topo *t, struct error *err)
+{
+	struct candidates cs = { .ok = NULL };
+	int r = -1;
+
+	claims_init(&cs.trie);
+	if (collect_candidates(t, &cs, err) < 0)
+		goto out;
+	if (!cs.trie.n_items) {
+		r = 0;
+		goto out;
+	}
+	cs.blocked = calloc(cs.trie.n_items, sizeof(*cs.blocked));
+	if (!cs.blocked) {
+		error_set(err, "out of memory");
+		goto out;
+	}
+	strike_with_cluster_ranges(t, &cs);
+	r = take_candidates(t, &cs, err);
 out:
-	claims_free(&cl);
+	claims_free(&cs.trie);
+	free(cs.ok);
+	free(cs.blocked);
 	return r;
 }
 
@@ -729,78 +796,135 @@ static int cidr_cmp_void(const void *a, const void *b)
 {
 	return cidr_cmp(a, b);
 }
+struct peer_rank {
+	const char *name;
+	size_t index;
+};
 
-static int allowed_cmp(const void *a, const void *b)
+static int peer_rank_cmp(const void *a, const void *b)
 {
-	const struct allowed_ip *x = a, *y = b;
-
-	if (x->peer != y->peer)
-		return x->peer < y->peer ? -1 : 1;
-	return cidr_cmp(&x->net, &y->net);
+	return strcmp(((const struct peer_rank *)a)->name, ((const struct peer_rank *)b)->name);
 }
 
-/* Hands each plan peer its sorted, unique allowed IPs. */
-static int distribute_allowed(struct topo *t)
+/* Moves the peers into the plan sorted by name (each copied once: they are
+ * large), and sets rank[old index] = new index. */
+static int sort_peers(struct topo *t, struct plan *plan, size_t *rank)
 {
-	struct allowed_ip *a = t->allowed.items;
 	struct plan_peer *peers = t->peers.items;
+	struct peer_rank *order = calloc(t->peers.n + 1, sizeof(*order));
 
-	sort(a, t->allowed.n, sizeof(*a), allowed_cmp);
-	for (size_t i = 0, end; i < t->allowed.n; i = end) {
-		struct plan_peer *p = &peers[a[i].peer];
-
-		for (end = i; end < t->allowed.n && a[end].peer == a[i].peer; end++)
-			;
-		p->allowed_ips = malloc((end - i) * sizeof(*p->allowed_ips));
-		if (!p->allowed_ips)
-			return -1;
-		for (size_t j = i; j < end; j++)
-			if (j == i || !cidr_equal(&a[j].net, &a[j - 1].net))
-				p->allowed_ips[p->n_allowed_ips++] = a[j].net;
+	plan->peers = calloc(t->peers.n + 1, sizeof(*plan->peers));
+	if (!order || !plan->peers) {
+		free(order);
+		return -1;
 	}
+	for (size_t i = 0; i < t->peers.n; i++)
+		order[i] = (struct peer_rank){ peers[i].name, i };
+	sort(order, t->peers.n, sizeof(*order), peer_rank_cmp);
+	for (size_t i = 0; i < t->peers.n; i++) {
+		plan->peers[i] = peers[order[i].index];
+		rank[order[i].index] = i;
+	}
+	plan->n_peers = t->peers.n;
+	free(t->peers.items);
+	t->peers = (struct vec){ 0 };
+	free(order);
 	return 0;
 }
 
-static int peer_cmp(const void *a, const void *b)
+static struct net_key *keys_alloc(size_t n)
 {
-	return strcmp(((const struct plan_peer *)a)->name, ((const struct plan_peer *)b)->name);
+	return malloc((2 * n + 1) * sizeof(struct net_key));
 }
 
-/* By destination; a duplicate destination (only from a broken model, such
- * as two nodes with one pod CIDR) keeps the smallest route, deterministically. */
-static int route_cmp(const void *a, const void *b)
+/* Hands each plan peer its sorted, unique allowed IPs. */
+static int distribute_allowed(struct topo *t, struct plan *plan, const size_t *rank)
 {
-	const struct route *x = a, *y = b;
-	int r = cidr_cmp(&x->dst, &y->dst);
+	const struct allowed_ip *a = t->allowed.items;
+	size_t n = t->allowed.n;
+	struct net_key *keys = keys_alloc(n), *sorted;
 
-	if (!r)
-		r = ip_cmp(&x->gateway, &y->gateway);
-	return r ? r : strcmp(x->dev, y->dev);
-}
-
-static size_t unique_routes(struct route *r, size_t n)
-{
-	size_t k = 0;
-
-	sort(r, n, sizeof(*r), route_cmp);
+	if (!keys)
+		return -1;
 	for (size_t i = 0; i < n; i++)
-		if (k == 0 || !cidr_equal(&r[i].dst, &r[k - 1].dst))
-			r[k++] = r[i];
-	return k;
+		keys[i] = net_key(rank[a[i].peer], &a[i].net, i);
+	sorted = net_keys_sort(keys, keys + n, n);
+	for (size_t i = 0, end; i < n; i = end) {
+		struct plan_peer *p = &plan->peers[rank[a[sorted[i].item].peer]];
+
+		for (end = i; end < n && sorted[end].w[0] >> 8 == sorted[i].w[0] >> 8; end++)
+			;
+		p->allowed_ips = malloc((end - i) * sizeof(*p->allowed_ips));
+		if (!p->allowed_ips) {
+			free(keys);
+			return -1;
+		}
+		for (size_t j = i; j < end; j++) {
+			const struct cidr *net = &a[sorted[j].item].net;
+
+			if (!p->n_allowed_ips || !cidr_equal(net, &p->allowed_ips[p->n_allowed_ips - 1]))
+				p->allowed_ips[p->n_allowed_ips++] = *net;
+		}
+	}
+	free(keys);
+	return 0;
+}
+
+/* By destination; of two routes to one destination (only from a broken
+ * model, such as two nodes with one pod CIDR) the first computed stays. */
+static int sort_routes(struct topo *t, struct plan *plan)
+{
+	const struct route *r = t->routes.items;
+	size_t n = t->routes.n;
+	struct net_key *keys = keys_alloc(n), *sorted;
+
+	plan->routes = malloc((n + 1) * sizeof(*plan->routes));
+	if (!keys || !plan->routes) {
+		free(keys);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++)
+		keys[i] = net_key(0, &r[i].dst, i);
+	sorted = net_keys_sort(keys, keys + n, n);
+	for (size_t i = 0; i < n; i++) {
+		const struct route *next = &r[sorted[i].item];
+
+		if (!plan->n_routes || !cidr_equal(&next->dst, &plan->routes[plan->n_routes - 1].dst))
+			plan->routes[plan->n_routes++] = *next;
+	}
+	free(keys);
+	return 0;
 }
 
 /* Sorted, and without networks inside another: sorted by address then
  * prefix, kept networks are disjoint, so a network inside any kept one is
  * inside the last kept one. */
-static size_t compact_cidrs(struct cidr *c, size_t n)
+static int compact_cidrs(struct topo *t, struct plan *plan)
 {
+	const struct cidr *c = t->cluster.items;
+	size_t n = t->cluster.n;
+	struct net_key *keys = keys_alloc(n), *sorted;
+	struct cidr *out = malloc((n + 1) * sizeof(*out));
 	size_t k = 0;
 
-	sort(c, n, sizeof(*c), cidr_cmp_void);
+	if (!keys || !out) {
+		free(keys);
+		free(out);
+		return -1;
+	}
 	for (size_t i = 0; i < n; i++)
-		if (k == 0 || !cidr_contains(&c[k - 1], &c[i].ip) || c[k - 1].prefix > c[i].prefix)
-			c[k++] = c[i];
-	return k;
+		keys[i] = net_key(0, &c[i], i);
+	sorted = net_keys_sort(keys, keys + n, n);
+	for (size_t i = 0; i < n; i++) {
+		const struct cidr *next = &c[sorted[i].item];
+
+		if (!k || !cidr_contains(&out[k - 1], &next->ip) || out[k - 1].prefix > next->prefix)
+			out[k++] = *next;
+	}
+	free(keys);
+	plan->cluster_cidrs = out;
+	plan->n_cluster_cidrs = k;
+	return 0;
 }
 
 static size_t unique_ips(struct ip_addr *ips, size_t n)
@@ -929,19 +1053,12 @@ static bool has_ipv6_pods(const struct node *n)
 static int assemble(struct topo *t, struct plan *plan)
 {
 	size_t leader = t->segs[t->seg_of[t->self]].leader;
+	size_t *rank = calloc(t->peers.n + 1, sizeof(*rank));
+	int r = -1;
 
-	if (distribute_allowed(t) < 0)
-		return -1;
-	sort(t->peers.items, t->peers.n, sizeof(struct plan_peer), peer_cmp);
-	plan->peers = t->peers.items;
-	plan->n_peers = t->peers.n;
-	t->peers = (struct vec){ 0 };
-	plan->routes = t->routes.items;
-	plan->n_routes = unique_routes(plan->routes, t->routes.n);
-	t->routes = (struct vec){ 0 };
-	plan->cluster_cidrs = t->cluster.items;
-	plan->n_cluster_cidrs = compact_cidrs(plan->cluster_cidrs, t->cluster.n);
-	t->cluster = (struct vec){ 0 };
+	if (!rank || sort_peers(t, plan, rank) < 0 || distribute_allowed(t, plan, rank) < 0 ||
+	    sort_routes(t, plan) < 0 || compact_cidrs(t, plan) < 0)
+		goto out;
 	plan->encap_remotes = t->encap.items;
 	plan->n_encap_remotes = unique_ips(plan->encap_remotes, t->encap.n);
 	t->encap = (struct vec){ 0 };
@@ -954,8 +1071,11 @@ static int assemble(struct topo *t, struct plan *plan)
 	if (has_ipv6_pods(t->me) && t->me->has_internal_ip && t->me->internal_ip.ip.family == AF_INET)
 		plan->encap_ip6 = topology_encap_ip6(&t->me->internal_ip.ip);
 	if (make_rules(plan) < 0 || make_segments(t, plan) < 0 || make_local_pod_cidrs(t, plan) < 0)
-		return -1;
-	return 0;
+		goto out;
+	r = 0;
+out:
+	free(rank);
+	return r;
 }
 
 /* ---- Entry point -------------------------------------------------------- */

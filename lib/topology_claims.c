@@ -2,19 +2,25 @@
 /*
  * Overlap checks for allowed IPs. Prefixes are either nested or disjoint,
  * so two overlap exactly when one is an ancestor of the other in a binary
- * trie of address bits. Each trie node remembers up to two claims of
- * distinct owners ending there and in its subtree: enough to answer "is
- * there a claim of an owner other than X" for any X.
+ * trie of address bits. Each trie node lists the claims ending there, and
+ * remembers up to two claims of distinct owners in its subtree: enough to
+ * answer "is there a claim of an owner other than X below" for any X.
  */
 #include "topology_impl.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+/* Item numbers are index + 1; 0 means none. */
+struct claim_item {
+	struct claim claim;
+	uint32_t next_end; /* the next claim ending at the same trie node */
+};
+
 struct claim_trie_node {
 	uint32_t child[2];
-	uint32_t end[2]; /* claims ending here: item index + 1, 0: none */
-	uint32_t sub[2]; /* claims here or below */
+	uint32_t end;      /* the first claim ending here */
+	uint32_t sub[2];   /* claims here or below, of two distinct owners */
 };
 
 enum { ROOT_V4, ROOT_V6 };
@@ -59,7 +65,7 @@ static uint32_t new_node(struct claims *c)
 
 static size_t owner_of(const struct claims *c, uint32_t item)
 {
-	return c->items[item - 1].owner;
+	return c->items[item - 1].claim.owner;
 }
 
 static void slot_add(const struct claims *c, uint32_t slot[2], uint32_t item)
@@ -74,7 +80,7 @@ static const struct claim *slot_other(const struct claims *c, const uint32_t slo
 {
 	for (int i = 0; i < 2; i++)
 		if (slot[i] && owner_of(c, slot[i]) != owner)
-			return &c->items[slot[i] - 1];
+			return &c->items[slot[i] - 1].claim;
 	return NULL;
 }
 
@@ -96,7 +102,7 @@ int claims_add(struct claims *c, const struct claim *claim, struct error *err)
 		return error_set(err, "claims: out of memory");
 	if (grow((void **)&c->items, &c->cap_items, c->n_items + 1, sizeof(*c->items)) < 0)
 		return error_set(err, "claims: out of memory");
-	c->items[c->n_items++] = *claim;
+	c->items[c->n_items++] = (struct claim_item){ *claim, 0 };
 	item = (uint32_t)c->n_items;
 	node = root_of(&claim->net);
 	for (unsigned depth = 0;; depth++) {
@@ -115,8 +121,22 @@ int claims_add(struct claims *c, const struct claim *claim, struct error *err)
 		}
 		node = c->nodes[node].child[b];
 	}
-	slot_add(c, c->nodes[node].end, item);
+	c->items[item - 1].next_end = c->nodes[node].end;
+	c->nodes[node].end = item;
 	return 0;
+}
+
+const struct claim *claims_get(const struct claims *c, size_t claim)
+{
+	return &c->items[claim].claim;
+}
+
+static const struct claim *end_other(const struct claims *c, uint32_t node, size_t owner)
+{
+	for (uint32_t i = c->nodes[node].end; i; i = c->items[i - 1].next_end)
+		if (owner_of(c, i) != owner)
+			return &c->items[i - 1].claim;
+	return NULL;
 }
 
 const struct claim *claims_conflict(const struct claims *c, const struct cidr *net, size_t owner)
@@ -128,7 +148,7 @@ const struct claim *claims_conflict(const struct claims *c, const struct cidr *n
 		return NULL;
 	node = root_of(net);
 	for (unsigned depth = 0; depth < net->prefix; depth++) {
-		hit = slot_other(c, c->nodes[node].end, owner);
+		hit = end_other(c, node, owner);
 		if (hit)
 			return hit; /* a claim containing net */
 		node = c->nodes[node].child[bit_at(&net->ip, depth)];
@@ -136,4 +156,35 @@ const struct claim *claims_conflict(const struct claims *c, const struct cidr *n
 			return NULL;
 	}
 	return slot_other(c, c->nodes[node].sub, owner); /* net itself or inside it */
+}
+
+static void each_end(const struct claims *c, uint32_t node, void (*fn)(void *, size_t), void *ctx)
+{
+	for (uint32_t i = c->nodes[node].end; i; i = c->items[i - 1].next_end)
+		fn(ctx, i - 1);
+}
+
+static void each_below(const struct claims *c, uint32_t node, void (*fn)(void *, size_t), void *ctx)
+{
+	each_end(c, node, fn, ctx);
+	for (int b = 0; b < 2; b++)
+		if (c->nodes[node].child[b])
+			each_below(c, c->nodes[node].child[b], fn, ctx);
+}
+
+void claims_each_overlap(const struct claims *c, const struct cidr *net,
+			 void (*fn)(void *ctx, size_t claim), void *ctx)
+{
+	uint32_t node;
+
+	if (c->n_nodes == 0)
+		return;
+	node = root_of(net);
+	for (unsigned depth = 0; depth < net->prefix; depth++) {
+		each_end(c, node, fn, ctx);
+		node = c->nodes[node].child[bit_at(&net->ip, depth)];
+		if (!node)
+			return;
+	}
+	each_below(c, node, fn, ctx);
 }

@@ -32,29 +32,48 @@ int wgip_allocate(const struct cidr *subnet, const struct wgip_request *req, siz
 
 /* Address ranges with an owner; a range conflicts with the ranges of other
  * owners that overlap it. CLAIM_OWNER_ALL conflicts with every owner. A
- * binary trie over the address bits: a check or an insertion costs one walk
- * of the prefix length, so n claims cost O(n * bits), not O(n^2). */
+ * binary trie over the address bits: an insertion or a query costs one walk
+ * of the prefix length (and a query stops where the trie does), so n
+ * claims cost O(n * bits), never O(n^2). */
 #define CLAIM_OWNER_ALL ((size_t)-1)
 
 struct claim {
-	struct cidr net;
+	struct cidr net;  /* a network (no host bits) */
 	size_t owner;
-	const char *what;  /* "pod CIDR", "private IP", ... */
-	const char *kind;  /* whose: "node", "peer", "" for the cluster's own */
+	const char *what; /* "pod CIDR", "private IP", ... */
+	const char *kind; /* whose: "node", "peer", "" for the cluster's own */
 	const char *name;
 };
 
 struct claims {
-	struct claim *items;
+	struct claim_item *items;
 	size_t n_items, cap_items;
 	struct claim_trie_node *nodes;
 	size_t n_nodes, cap_nodes;
 };
 
 void claims_init(struct claims *c);
+/* Claims are numbered from 0 in the order they are added. */
 int claims_add(struct claims *c, const struct claim *claim, struct error *err);
+const struct claim *claims_get(const struct claims *c, size_t claim);
 /* A claim of another owner overlapping net, or NULL. */
 const struct claim *claims_conflict(const struct claims *c, const struct cidr *net, size_t owner);
+/* Calls fn with the number of every claim overlapping net. */
+void claims_each_overlap(const struct claims *c, const struct cidr *net,
+			 void (*fn)(void *ctx, size_t claim), void *ctx);
 void claims_free(struct claims *c);
+
+/* Sorting many networks fast: a key per item, ordered as (group, then
+ * cidr_cmp for networks), by an LSD radix sort over the bytes that differ
+ * (stable, O(n) per byte). */
+struct net_key {
+	uint64_t w[4]; /* group << 8 | family; address high, low; prefix */
+	size_t item;
+};
+
+struct net_key net_key(uint64_t group, const struct cidr *net, size_t item);
+/* Sorts keys (tmp: room for n more); returns keys or tmp, whichever holds
+ * the result. */
+struct net_key *net_keys_sort(struct net_key *keys, struct net_key *tmp, size_t n);
 
 #endif
