@@ -17,6 +17,7 @@
 #include "kube.h"
 #include "log.h"
 #include "model.h"
+#include "node_options.h"
 
 struct agent_options {
 	const char *kubeconfig;         /* NULL: $KUBECONFIG, else in-cluster */
@@ -24,6 +25,7 @@ struct agent_options {
 	const char *model_dump;         /* write the model as JSON here on change */
 	enum log_level log_level;
 	long resync_ms;
+	struct node_options node;       /* how the node is programmed (reconcile.h) */
 };
 
 struct agent;

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "reconcile.h"
 #include "version.h"
 
 /* Signals are taken by one thread with sigwait(), so stopping the agent can
@@ -31,6 +32,7 @@ int main(int argc, char **argv)
 {
 	struct agent_options opts;
 	struct agent agent;
+	static struct node_state node;
 	struct error err;
 	pthread_t signal_thread;
 	sigset_t set;
@@ -60,7 +62,20 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	pthread_detach(signal_thread);
+	if (node_start(&node, &agent.opts.node, &err) < 0) {
+		log_error("%s", err.msg);
+		node_state_free(&node);
+		agent_free(&agent);
+		return 1;
+	}
+	agent.reconcile = node_reconcile;
+	agent.reconcile_ctx = &node;
 	rc = agent_run(&agent);
+	if (agent.opts.node.clean_up && node_clean_up(&node, &agent, &err) < 0) {
+		log_error("clean-up: %s", err.msg);
+		rc = -1;
+	}
+	node_state_free(&node);
 	agent_free(&agent);
 	return rc < 0 ? 1 : 0;
 }

@@ -67,14 +67,25 @@ int agent_options_parse(int argc, char **argv, struct agent_options *o, struct e
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
+	struct option all[sizeof(opts) / sizeof(opts[0]) + NODE_N_OPTIONS];
 	int c;
 
 	memset(o, 0, sizeof(*o));
 	o->log_level = LOG_LVL_INFO;
 	o->resync_ms = DEFAULT_RESYNC_MS;
+	if (node_options_default(&o->node) < 0)
+		return error_set(err, "node options: bad defaults");
+	/* The node's flags (node_options.h), then ours with the terminator. */
+	memcpy(all, node_long_options, sizeof(node_long_options));
+	memcpy(all + NODE_N_OPTIONS, opts, sizeof(opts));
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "", all, NULL)) != -1) {
+		if (c >= NODE_OPT_BASE) {
+			if (node_option_set(&o->node, c, optarg, err) < 0)
+				return -1;
+			continue;
+		}
 		switch (c) {
 		case OPT_KUBECONFIG: o->kubeconfig = optarg; break;
 		case OPT_HOSTNAME:
@@ -91,12 +102,14 @@ int agent_options_parse(int argc, char **argv, struct agent_options *o, struct e
 				return error_set(err, "--log-level: \"%s\" is not debug, info, warn or error", optarg);
 			break;
 		case OPT_VERSION: printf("skein-agent %s\n", SKEIN_VERSION); return 1;
-		case OPT_HELP: fputs(usage, stdout); return 1;
+		case OPT_HELP: fputs(usage, stdout); fputs(node_options_usage, stdout); return 1;
 		default:
 			return error_set(err, "unknown or incomplete option \"%s\" (see --help)", argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
 		return error_set(err, "unexpected argument \"%s\" (see --help)", argv[optind]);
+	if (o->node.resync_ms)
+		o->resync_ms = o->node.resync_ms;
 	return o->hostname[0] ? 0 : default_hostname(o, err);
 }
