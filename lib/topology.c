@@ -43,25 +43,36 @@ struct found_endpoint {
 	size_t order;
 };
 
+/* What the hot loops read of each node, gathered once: a struct node is
+ * kilobytes (its discovered endpoints), so loops over the model itself
+ * would miss the cache on every node. */
+struct hot {
+	struct cidr pods[MODEL_MAX_POD_CIDRS]; /* networks */
+	struct cidr private_host;              /* family 0: none */
+	struct ip_addr addr;   /* the WireGuard device address; family 0: none */
+	size_t seg;
+	uint8_t n_pods;
+	bool member;           /* Ready with a pod CIDR, or the local node */
+	bool usable;           /* may hold tunnels: Ready, key, endpoint, pod CIDR */
+};
+
 struct topo {
 	const struct cluster *c;
 	const struct topology_options *o;
 	size_t self;
 	const struct node *me;
 	bool failed;          /* out of memory somewhere: checked per step */
+	struct hot *hot;      /* per node */
 	size_t *order;        /* node indices grouped by segment, then by name */
-	size_t *seg_of;
-	bool *member;         /* Ready with a pod CIDR, or the local node */
 	struct seg *segs;
 	size_t n_segs;
-	struct ip_addr *addr; /* each node's device address; family 0: none */
 	bool *loc_ok;         /* accepted allowed-location-ips, per node */
 	bool *peer_ok;        /* accepted allowed IPs, per external peer */
 	struct found_endpoint *found;
 	size_t n_found;
 	bool tunnels;         /* the local node holds WireGuard tunnels */
 	size_t *peer_of;      /* node index -> plan peer index */
-	struct ip_addr *endpoints; /* the plan peers' endpoint addresses, sorted */
+	struct net_key *endpoints; /* the plan peers' endpoint addresses, sorted */
 	size_t n_endpoints;
 	struct vec peers, allowed, routes, cluster, encap, rejections;
 };
@@ -151,11 +162,25 @@ static size_t elect_leader(const struct topo *t, const struct seg *s)
 	for (size_t i = s->first; i < s->first + s->count; i++) {
 		size_t n = t->order[i];
 
-		if (is_usable(&t->c->nodes[n]) &&
+		if (t->hot[n].usable &&
 		    (best == NONE || leads_before(&t->c->nodes[n], &t->c->nodes[best])))
 			best = n;
 	}
 	return best;
+}
+
+static void gather_hot(struct topo *t, size_t i)
+{
+	const struct node *node = &t->c->nodes[i];
+	struct hot *h = &t->hot[i];
+
+	for (size_t j = 0; j < node->n_pod_cidrs; j++)
+		h->pods[j] = cidr_network(&node->pod_cidrs[j]);
+	h->n_pods = (uint8_t)node->n_pod_cidrs;
+	if (node->has_internal_ip)
+		h->private_host = cidr_host(&node->internal_ip.ip);
+	h->member = i == t->self || (node->ready && node->n_pod_cidrs > 0);
+	h->usable = is_usable(node);
 }
 
 static int build_segments(struct topo *t)
@@ -171,7 +196,7 @@ static int build_segments(struct topo *t)
 		keys[i].by_node = alone(t, node);
 		keys[i].name = keys[i].by_node ? node->name : node->location;
 		keys[i].node = i;
-		t->member[i] = i == t->self || (node->ready && node->n_pod_cidrs > 0);
+		gather_hot(t, i);
 	}
 	sort(keys, n, sizeof(*keys), seg_key_cmp);
 	for (size_t i = 0; i < n; i++) {
@@ -187,9 +212,9 @@ static int build_segments(struct topo *t)
 		}
 		s = &t->segs[t->n_segs - 1];
 		s->count++;
-		s->n_members += t->member[keys[i].node];
+		s->n_members += t->hot[keys[i].node].member;
 		t->order[i] = keys[i].node;
-		t->seg_of[keys[i].node] = t->n_segs - 1;
+		t->hot[keys[i].node].seg = t->n_segs - 1;
 	}
 	free(keys);
 	for (size_t i = 0; i < t->n_segs; i++)
@@ -257,11 +282,11 @@ static int allocate_addresses(struct topo *t, struct error *err)
 	for (size_t i = 0; i < t->n_segs && !cross; i++) {
 		t->segs[i].wgip = ips[i];
 		if (t->segs[i].leader != NONE)
-			t->addr[t->segs[i].leader] = ips[i];
+			t->hot[t->segs[i].leader].addr = ips[i];
 	}
 	for (size_t i = 0; i < n && cross; i++)
-		if (is_usable(&t->c->nodes[i]))
-			t->addr[i] = ips[i];
+		if (t->hot[i].usable)
+			t->hot[i].addr = ips[i];
 	r = 0;
 out:
 	free(req);
@@ -274,9 +299,9 @@ out:
  * it is usable; else its segment's leader. */
 static size_t carrier_of(const struct topo *t, size_t n)
 {
-	if (t->o->granularity == GRANULARITY_CROSS && is_usable(&t->c->nodes[n]))
+	if (t->o->granularity == GRANULARITY_CROSS && t->hot[n].usable)
 		return n;
-	return t->segs[t->seg_of[n]].leader;
+	return t->segs[t->hot[n].seg].leader;
 }
 
 /* ---- Allowed IPs: who may claim what ------------------------------------ */
@@ -319,7 +344,7 @@ static int collect_candidates(struct topo *t, struct candidates *cs, struct erro
 		const struct node *n = &t->c->nodes[i];
 
 		for (size_t j = 0; j < n->n_allowed_location_ips; j++) {
-			struct claim want = { cidr_network(&n->allowed_location_ips[j]), t->seg_of[i],
+			struct claim want = { cidr_network(&n->allowed_location_ips[j]), t->hot[i].seg,
 					      "allowed-location-ip", "node", n->name };
 
 			if (add_candidate(cs, &want, &t->loc_ok[i * MODEL_MAX_LOCATION_IPS + j], &cap, err) < 0)
@@ -370,16 +395,17 @@ static void strike_with_cluster_ranges(struct topo *t, struct candidates *cs)
 		strike_with(cs, &svc);
 	}
 	for (size_t i = 0; i < t->c->n_nodes; i++) {
-		const struct node *n = &t->c->nodes[i];
-		struct claim own = { .owner = t->seg_of[i], .what = "pod CIDR", .kind = "node", .name = n->name };
+		const struct hot *h = &t->hot[i];
+		struct claim own = { .owner = h->seg, .what = "pod CIDR", .kind = "node",
+				     .name = t->c->nodes[i].name };
 
-		for (size_t j = 0; j < n->n_pod_cidrs; j++) {
-			own.net = cidr_network(&n->pod_cidrs[j]);
+		for (size_t j = 0; j < h->n_pods; j++) {
+			own.net = h->pods[j];
 			strike_with(cs, &own);
 		}
-		if (!n->has_internal_ip)
+		if (!h->private_host.ip.family)
 			continue;
-		own.net = cidr_host(&n->internal_ip.ip);
+		own.net = h->private_host;
 		own.what = "private IP";
 		strike_with(cs, &own);
 	}
@@ -505,7 +531,7 @@ static int my_keepalive(const struct topo *t)
 static size_t node_peer(struct topo *t, size_t carrier)
 {
 	const struct node *n = &t->c->nodes[carrier];
-	const struct seg *s = &t->segs[t->seg_of[carrier]];
+	const struct seg *s = &t->segs[t->hot[carrier].seg];
 	struct plan_peer p = { .public_key = n->public_key, .persistent_keepalive = my_keepalive(t) };
 
 	if (t->peer_of[carrier] != NONE)
@@ -524,54 +550,69 @@ static size_t node_peer(struct topo *t, size_t carrier)
 
 static void allow(struct topo *t, size_t peer, const struct cidr *net)
 {
-	struct allowed_ip a = { peer, cidr_network(net) };
+	struct allowed_ip a = { peer, *net };
 
 	push(t, &t->allowed, &a, sizeof(a));
 }
 
-static void allow_host(struct topo *t, size_t peer, const struct ip_addr *ip)
-{
-	struct cidr host = cidr_host(ip);
+/* The destination walkers below call fn(t, arg, network) for each
+ * network; fn is allow (arg: the plan peer), a route or a list push. */
+typedef void each_fn(struct topo *t, size_t arg, const struct cidr *net);
 
-	allow(t, peer, &host);
+/* Everything that lives on node n: pod CIDRs, private IP, WireGuard IP. */
+static void each_node_net(struct topo *t, size_t n, size_t arg, each_fn *fn)
+{
+	const struct hot *h = &t->hot[n];
+
+	for (size_t i = 0; i < h->n_pods; i++)
+		fn(t, arg, &h->pods[i]);
+	if (h->private_host.ip.family)
+		fn(t, arg, &h->private_host);
+	if (h->addr.family) {
+		struct cidr host = cidr_host(&h->addr);
+
+		fn(t, arg, &host);
+	}
 }
 
-/* Every destination that lives on node n: pod CIDRs, private IP, WireGuard IP. */
-static void allow_node(struct topo *t, size_t peer, size_t n)
-{
-	const struct node *node = &t->c->nodes[n];
-
-	for (size_t i = 0; i < node->n_pod_cidrs; i++)
-		allow(t, peer, &node->pod_cidrs[i]);
-	if (node->has_internal_ip)
-		allow_host(t, peer, &node->internal_ip.ip);
-	if (t->addr[n].family)
-		allow_host(t, peer, &t->addr[n]);
-}
-
-/* Calls fn for each accepted allowed-location-ip of segment s. */
-static void each_location_ip(struct topo *t, const struct seg *s, size_t arg,
-			     void (*fn)(struct topo *, size_t, const struct cidr *))
+/* The accepted allowed-location-ips of segment s. */
+static void each_location_net(struct topo *t, const struct seg *s, size_t arg, each_fn *fn)
 {
 	for (size_t i = s->first; i < s->first + s->count; i++) {
 		size_t n = t->order[i];
 		const struct node *node = &t->c->nodes[n];
 
-		for (size_t j = 0; j < node->n_allowed_location_ips; j++)
+		for (size_t j = 0; j < node->n_allowed_location_ips; j++) {
+			struct cidr net = cidr_network(&node->allowed_location_ips[j]);
+
 			if (t->loc_ok[n * MODEL_MAX_LOCATION_IPS + j])
-				fn(t, arg, &node->allowed_location_ips[j]);
+				fn(t, arg, &net);
+		}
+	}
+}
+
+/* The accepted allowed IPs of external peer p. */
+static void each_peer_net(struct topo *t, size_t p, size_t arg, each_fn *fn)
+{
+	const struct peer *ext = &t->c->peers[p];
+
+	for (size_t j = 0; j < ext->n_allowed_ips; j++) {
+		struct cidr net = cidr_network(&ext->allowed_ips[j]);
+
+		if (t->peer_ok[p * MODEL_MAX_PEER_IPS + j])
+			fn(t, arg, &net);
 	}
 }
 
 static bool is_remote(const struct topo *t, size_t n)
 {
-	return t->member[n] && t->seg_of[n] != t->seg_of[t->self];
+	return t->hot[n].member && t->hot[n].seg != t->hot[t->self].seg;
 }
 
 /* A segment outside the local one that someone carries tunnels for. */
 static bool is_remote_segment(const struct topo *t, size_t i)
 {
-	return i != t->seg_of[t->self] && t->segs[i].leader != NONE && t->segs[i].n_members;
+	return i != t->hot[t->self].seg && t->segs[i].leader != NONE && t->segs[i].n_members;
 }
 
 static void add_node_peers(struct topo *t)
@@ -580,11 +621,11 @@ static void add_node_peers(struct topo *t)
 		size_t carrier = is_remote(t, n) ? carrier_of(t, n) : NONE;
 
 		if (carrier != NONE)
-			allow_node(t, node_peer(t, carrier), n);
+			each_node_net(t, n, node_peer(t, carrier), allow);
 	}
 	for (size_t i = 0; i < t->n_segs; i++)
 		if (is_remote_segment(t, i))
-			each_location_ip(t, &t->segs[i], node_peer(t, t->segs[i].leader), allow);
+			each_location_net(t, &t->segs[i], node_peer(t, t->segs[i].leader), allow);
 }
 
 static void add_external_peers(struct topo *t)
@@ -603,9 +644,7 @@ static void add_external_peers(struct topo *t)
 
 		snprintf(p.name, sizeof(p.name), "peer/%s", ext->name);
 		push(t, &t->peers, &p, sizeof(p));
-		for (size_t j = 0; j < ext->n_allowed_ips; j++)
-			if (t->peer_ok[i * MODEL_MAX_PEER_IPS + j])
-				allow(t, t->peers.n - 1, &ext->allowed_ips[j]);
+		each_peer_net(t, i, t->peers.n - 1, allow);
 	}
 }
 
@@ -621,31 +660,41 @@ static int ip_cmp_void(const void *a, const void *b)
 static int collect_endpoints(struct topo *t)
 {
 	const struct plan_peer *peers = t->peers.items;
+	struct net_key *keys = calloc(2 * t->peers.n + 1, sizeof(*keys));
+	struct ip_addr ip;
 
-	t->endpoints = calloc(t->peers.n ? t->peers.n : 1, sizeof(*t->endpoints));
-	if (!t->endpoints)
+	if (!keys)
 		return -1;
-	for (size_t i = 0; i < t->peers.n; i++)
-		if (peers[i].endpoint.host[0] && ip_parse(peers[i].endpoint.host, &t->endpoints[t->n_endpoints]) == 0)
-			t->n_endpoints++;
-	sort(t->endpoints, t->n_endpoints, sizeof(*t->endpoints), ip_cmp_void);
+	for (size_t i = 0; i < t->peers.n; i++) {
+		if (peers[i].endpoint.host[0] && ip_parse(peers[i].endpoint.host, &ip) == 0) {
+			struct cidr host = cidr_host(&ip);
+
+			keys[t->n_endpoints++] = net_key(0, &host, i);
+		}
+	}
+	t->endpoints = net_keys_sort(keys, keys + t->n_endpoints, t->n_endpoints);
+	if (t->endpoints != keys)
+		memcpy(keys, t->endpoints, t->n_endpoints * sizeof(*keys));
+	t->endpoints = keys;
 	return 0;
 }
 
 static bool holds_endpoint(const struct topo *t, const struct cidr *dst)
 {
-	struct cidr net = cidr_network(dst);
-	size_t lo = 0, hi = t->n_endpoints;
+	struct net_key net;
+	size_t i;
 
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
+	if (!t->n_endpoints)
+		return false;
+	net = net_key(0, dst, 0);
+	i = net_keys_lower_bound(t->endpoints, t->n_endpoints, &net);
+	return i < t->n_endpoints && net_key_contains(&net, &t->endpoints[i]);
+}
 
-		if (ip_cmp(&t->endpoints[mid], &net.ip) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < t->n_endpoints && cidr_contains(&net, &t->endpoints[lo]);
+static void copy_ifname(char to[IF_NAMESIZE], const char from[IF_NAMESIZE])
+{
+	memcpy(to, from, IF_NAMESIZE);
+	to[IF_NAMESIZE - 1] = '\0';
 }
 
 static void route_to(struct topo *t, const struct route *r)
@@ -655,7 +704,7 @@ static void route_to(struct topo *t, const struct route *r)
 
 static void route_via_tunnel(struct topo *t, const struct cidr *dst)
 {
-	struct route r = { .dst = cidr_network(dst), .table = SKEIN_ROUTE_TABLE };
+	struct route r = { .dst = *dst, .table = SKEIN_ROUTE_TABLE };
 	char buf[CIDR_STRLEN];
 
 	if (holds_endpoint(t, dst)) {
@@ -663,9 +712,9 @@ static void route_via_tunnel(struct topo *t, const struct cidr *dst)
 		       cidr_format(&r.dst, buf), t->o->wg_ifname);
 		return;
 	}
-	snprintf(r.dev, sizeof(r.dev), "%s", t->o->wg_ifname);
-	if (t->addr[t->self].family == dst->ip.family)
-		r.src = t->addr[t->self];
+	copy_ifname(r.dev, t->o->wg_ifname);
+	if (t->hot[t->self].addr.family == dst->ip.family)
+		r.src = t->hot[t->self].addr;
 	route_to(t, &r);
 }
 
@@ -689,7 +738,7 @@ static bool needs_encap(const struct topo *t, const struct node *n)
 
 static void through_encap(struct topo *t, struct route *r, const struct node *via)
 {
-	snprintf(r->dev, sizeof(r->dev), "%s", t->o->encap_ifname);
+	copy_ifname(r->dev, t->o->encap_ifname);
 	r->onlink = true;
 	push(t, &t->encap, &via->internal_ip.ip, sizeof(via->internal_ip.ip));
 }
@@ -701,7 +750,7 @@ static void through_encap(struct topo *t, struct route *r, const struct node *vi
 static void route_via_node(struct topo *t, const struct cidr *dst, size_t via)
 {
 	const struct node *n = &t->c->nodes[via];
-	struct route r = { .dst = cidr_network(dst), .table = SKEIN_ROUTE_TABLE };
+	struct route r = { .dst = *dst, .table = SKEIN_ROUTE_TABLE };
 	char buf[CIDR_STRLEN];
 
 	if (n->internal_ip.ip.family == dst->ip.family) {
@@ -709,7 +758,7 @@ static void route_via_node(struct topo *t, const struct cidr *dst, size_t via)
 		if (needs_encap(t, n))
 			through_encap(t, &r, n);
 		else
-			snprintf(r.dev, sizeof(r.dev), "%s", t->o->underlay_ifname);
+			copy_ifname(r.dev, t->o->underlay_ifname);
 	} else if (dst->ip.family == AF_INET6) {
 		r.gateway = topology_encap_ip6(&n->internal_ip.ip);
 		through_encap(t, &r, n);
@@ -725,7 +774,7 @@ static void route_via_node(struct topo *t, const struct cidr *dst, size_t via)
  * node holds them, else through the segment's leader. */
 static void route_away(struct topo *t, const struct cidr *dst)
 {
-	size_t leader = t->segs[t->seg_of[t->self]].leader;
+	size_t leader = t->segs[t->hot[t->self].seg].leader;
 
 	if (t->tunnels)
 		route_via_tunnel(t, dst);
@@ -733,36 +782,17 @@ static void route_away(struct topo *t, const struct cidr *dst)
 		route_via_node(t, dst, leader);
 }
 
-static void route_away_host(struct topo *t, const struct ip_addr *ip)
-{
-	struct cidr host = cidr_host(ip);
-
-	route_away(t, &host);
-}
-
 static void route_segment_member(struct topo *t, size_t n)
 {
-	const struct node *node = &t->c->nodes[n];
+	const struct hot *h = &t->hot[n];
 
-	for (size_t i = 0; i < node->n_pod_cidrs; i++)
-		route_via_node(t, &node->pod_cidrs[i], n);
-	if (t->addr[n].family) {
-		struct cidr host = cidr_host(&t->addr[n]);
+	for (size_t i = 0; i < h->n_pods; i++)
+		route_via_node(t, &h->pods[i], n);
+	if (h->addr.family) {
+		struct cidr host = cidr_host(&h->addr);
 
 		route_via_node(t, &host, n);
 	}
-}
-
-static void route_remote_node(struct topo *t, size_t n)
-{
-	const struct node *node = &t->c->nodes[n];
-
-	for (size_t i = 0; i < node->n_pod_cidrs; i++)
-		route_away(t, &node->pod_cidrs[i]);
-	if (node->has_internal_ip)
-		route_away_host(t, &node->internal_ip.ip);
-	if (t->addr[n].family)
-		route_away_host(t, &t->addr[n]);
 }
 
 static void route_away_cb(struct topo *t, size_t unused, const struct cidr *dst)
@@ -774,20 +804,18 @@ static void route_away_cb(struct topo *t, size_t unused, const struct cidr *dst)
 static void add_routes(struct topo *t)
 {
 	for (size_t n = 0; n < t->c->n_nodes; n++) {
-		if (n == t->self || !t->member[n])
+		if (n == t->self || !t->hot[n].member)
 			continue;
 		if (!is_remote(t, n))
 			route_segment_member(t, n);
 		else if (carrier_of(t, n) != NONE)
-			route_remote_node(t, n);
+			each_node_net(t, n, 0, route_away_cb);
 	}
 	for (size_t i = 0; i < t->n_segs; i++)
 		if (is_remote_segment(t, i))
-			each_location_ip(t, &t->segs[i], 0, route_away_cb);
+			each_location_net(t, &t->segs[i], 0, route_away_cb);
 	for (size_t i = 0; i < t->c->n_peers; i++)
-		for (size_t j = 0; j < t->c->peers[i].n_allowed_ips; j++)
-			if (t->peer_ok[i * MODEL_MAX_PEER_IPS + j])
-				route_away(t, &t->c->peers[i].allowed_ips[j]);
+		each_peer_net(t, i, 0, route_away_cb);
 }
 
 /* ---- Assembling the plan ------------------------------------------------ */
@@ -938,41 +966,30 @@ static size_t unique_ips(struct ip_addr *ips, size_t n)
 	return k;
 }
 
-static void push_cidr(struct topo *t, const struct cidr *c)
+static void push_cidr(struct topo *t, size_t unused, const struct cidr *c)
+{
+	(void)unused;
+	push(t, &t->cluster, c, sizeof(*c));
+}
+
+static void push_network(struct topo *t, const struct cidr *c)
 {
 	struct cidr net = cidr_network(c);
 
-	push(t, &t->cluster, &net, sizeof(net));
-}
-
-static void push_cidr_cb(struct topo *t, size_t unused, const struct cidr *c)
-{
-	(void)unused;
-	push_cidr(t, c);
+	push_cidr(t, 0, &net);
 }
 
 static void collect_cluster_cidrs(struct topo *t)
 {
-	push_cidr(t, &t->o->subnet);
+	push_network(t, &t->o->subnet);
 	for (size_t i = 0; i < t->o->n_service_cidrs; i++)
-		push_cidr(t, &t->o->service_cidrs[i]);
-	for (size_t i = 0; i < t->c->n_nodes; i++) {
-		const struct node *n = &t->c->nodes[i];
-
-		for (size_t j = 0; j < n->n_pod_cidrs; j++)
-			push_cidr(t, &n->pod_cidrs[j]);
-		if (n->has_internal_ip) {
-			struct cidr host = cidr_host(&n->internal_ip.ip);
-
-			push_cidr(t, &host);
-		}
-	}
+		push_network(t, &t->o->service_cidrs[i]);
+	for (size_t i = 0; i < t->c->n_nodes; i++)
+		each_node_net(t, i, 0, push_cidr);
 	for (size_t i = 0; i < t->n_segs; i++)
-		each_location_ip(t, &t->segs[i], 0, push_cidr_cb);
+		each_location_net(t, &t->segs[i], 0, push_cidr);
 	for (size_t i = 0; i < t->c->n_peers; i++)
-		for (size_t j = 0; j < t->c->peers[i].n_allowed_ips; j++)
-			if (t->peer_ok[i * MODEL_MAX_PEER_IPS + j])
-				push_cidr(t, &t->c->peers[i].allowed_ips[j]);
+		each_peer_net(t, i, 0, push_cidr);
 }
 
 static int make_rules(struct plan *plan)
@@ -1022,7 +1039,7 @@ static int make_segments(const struct topo *t, struct plan *plan)
 		snprintf(out->name, sizeof(out->name), "%s/%s", s->by_node ? "node" : "location", s->name);
 		out->leader = s->leader == NONE ? PLAN_NO_LEADER : s->leader;
 		if (s->leader != NONE)
-			out->wireguard_ip = device_address(t, &t->addr[s->leader]);
+			out->wireguard_ip = device_address(t, &t->hot[s->leader].addr);
 		out->n_members = s->n_members;
 		plan->n_segments++;
 	}
@@ -1052,7 +1069,7 @@ static bool has_ipv6_pods(const struct node *n)
 /* Moves the vectors into the plan. */
 static int assemble(struct topo *t, struct plan *plan)
 {
-	size_t leader = t->segs[t->seg_of[t->self]].leader;
+	size_t leader = t->segs[t->hot[t->self].seg].leader;
 	size_t *rank = calloc(t->peers.n + 1, sizeof(*rank));
 	int r = -1;
 
@@ -1067,7 +1084,7 @@ static int assemble(struct topo *t, struct plan *plan)
 	t->rejections = (struct vec){ 0 };
 	plan->is_leader = leader == t->self;
 	if (t->tunnels)
-		plan->wireguard_ip = device_address(t, &t->addr[t->self]);
+		plan->wireguard_ip = device_address(t, &t->hot[t->self].addr);
 	if (has_ipv6_pods(t->me) && t->me->has_internal_ip && t->me->internal_ip.ip.family == AF_INET)
 		plan->encap_ip6 = topology_encap_ip6(&t->me->internal_ip.ip);
 	if (make_rules(plan) < 0 || make_segments(t, plan) < 0 || make_local_pod_cidrs(t, plan) < 0)
@@ -1125,14 +1142,12 @@ static int alloc_arrays(struct topo *t)
 	size_t n = t->c->n_nodes;
 
 	t->order = calloc(n, sizeof(*t->order));
-	t->seg_of = calloc(n, sizeof(*t->seg_of));
-	t->member = calloc(n, sizeof(*t->member));
+	t->hot = calloc(n, sizeof(*t->hot));
 	t->segs = calloc(n, sizeof(*t->segs));
-	t->addr = calloc(n, sizeof(*t->addr));
 	t->peer_of = malloc(n * sizeof(*t->peer_of));
 	t->loc_ok = calloc(n * MODEL_MAX_LOCATION_IPS, sizeof(*t->loc_ok));
 	t->peer_ok = calloc(t->c->n_peers * MODEL_MAX_PEER_IPS + 1, sizeof(*t->peer_ok));
-	if (!t->order || !t->seg_of || !t->member || !t->segs || !t->addr || !t->peer_of ||
+	if (!t->order || !t->hot || !t->segs || !t->peer_of ||
 	    !t->loc_ok || !t->peer_ok)
 		return -1;
 	memset(t->peer_of, 0xff, n * sizeof(*t->peer_of));
@@ -1149,10 +1164,8 @@ static void free_peers(struct plan_peer *peers, size_t n)
 static void topo_free(struct topo *t)
 {
 	free(t->order);
-	free(t->seg_of);
-	free(t->member);
+	free(t->hot);
 	free(t->segs);
-	free(t->addr);
 	free(t->peer_of);
 	free(t->loc_ok);
 	free(t->peer_ok);
@@ -1169,8 +1182,8 @@ static void topo_free(struct topo *t)
 static bool holds_tunnels(const struct topo *t)
 {
 	if (t->o->granularity == GRANULARITY_CROSS)
-		return is_usable(t->me);
-	return t->segs[t->seg_of[t->self]].leader == t->self;
+		return t->hot[t->self].usable;
+	return t->segs[t->hot[t->self].seg].leader == t->self;
 }
 
 static int compute(struct topo *t, struct plan *plan, struct error *err)

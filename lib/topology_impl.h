@@ -6,6 +6,7 @@
 #ifndef SKEIN_TOPOLOGY_IMPL_H
 #define SKEIN_TOPOLOGY_IMPL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -75,5 +76,10 @@ struct net_key net_key(uint64_t group, const struct cidr *net, size_t item);
 /* Sorts keys (tmp: room for n more); returns keys or tmp, whichever holds
  * the result. */
 struct net_key *net_keys_sort(struct net_key *keys, struct net_key *tmp, size_t n);
+bool net_keys_equal(const struct net_key *a, const struct net_key *b);
+/* Whether the network key net holds the address (or network) key k. */
+bool net_key_contains(const struct net_key *net, const struct net_key *k);
+/* The first of n sorted keys not below k (groups and prefixes ignored). */
+size_t net_keys_lower_bound(const struct net_key *keys, size_t n, const struct net_key *k);
 
 #endif

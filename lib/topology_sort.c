@@ -72,3 +72,49 @@ struct net_key *net_keys_sort(struct net_key *keys, struct net_key *tmp, size_t 
 	}
 	return keys;
 }
+
+bool net_keys_equal(const struct net_key *a, const struct net_key *b)
+{
+	return a->w[0] == b->w[0] && a->w[1] == b->w[1] && a->w[2] == b->w[2] && a->w[3] == b->w[3];
+}
+
+static uint64_t high_bits(unsigned bits)
+{
+	return bits == 0 ? 0 : bits >= 64 ? ~0ull : ~0ull << (64 - bits);
+}
+
+bool net_key_contains(const struct net_key *net, const struct net_key *k)
+{
+	unsigned p = (unsigned)net->w[3];
+
+	if ((net->w[0] & 0xff) != (k->w[0] & 0xff) || k->w[3] < p)
+		return false;
+	return (k->w[1] & high_bits(p)) == net->w[1] &&
+	       (k->w[2] & high_bits(p > 64 ? p - 64 : 0)) == net->w[2];
+}
+
+static int addr_cmp(const struct net_key *a, const struct net_key *b)
+{
+	for (int w = 0; w < 3; w++) {
+		uint64_t x = w ? a->w[w] : a->w[0] & 0xff, y = w ? b->w[w] : b->w[0] & 0xff;
+
+		if (x != y)
+			return x < y ? -1 : 1;
+	}
+	return 0;
+}
+
+size_t net_keys_lower_bound(const struct net_key *keys, size_t n, const struct net_key *k)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (addr_cmp(&keys[mid], k) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
