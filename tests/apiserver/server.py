@@ -590,6 +590,12 @@ class Handler(BaseHTTPRequestHandler):
             self._error(e)
         except (BrokenPipeError, ConnectionResetError, ssl.SSLError, TimeoutError):
             self.close_connection = True
+        except Exception as e:  # a bug here must not look like a network failure
+            import traceback
+            traceback.print_exc()
+            self.close_connection = True
+            if not self._code:
+                self._error(ApiError(500, "InternalError", "test apiserver bug: %r" % e))
         finally:
             app.counters.record(self.command, self._path, self._query, self._verb,
                                 self._user, self._code,
@@ -796,15 +802,24 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.close_connection = True
         app.counters.watch_delta(1)
+        as_table = kubeapi.wants_table(self.headers.get("Accept"))
+
+        def event(etype, obj, raw=None):
+            """One line of the stream; kubectl get -w asks for Table rows."""
+            if as_table:
+                obj = kubeapi.table(r, [obj], obj["metadata"]["resourceVersion"], None, 0)
+            elif raw is not None:
+                return raw
+            return encode({"type": etype, "object": obj}) + b"\n"
         try:
             with store.cond:
                 generation = store.drop_generation
                 if from_rv == 0:
                     _, objs, pos, _, _ = store.list(r.key, ns, None, 0, keep)
-                    pending = [encode({"type": "ADDED", "object": o}) + b"\n" for o in objs]
+                    pending = [event("ADDED", o) for o in objs]
                 else:
                     pos, pending = from_rv, []
-            self._stream(r, ns, keep, pos, pending, generation, bookmarks,
+            self._stream(r, ns, keep, pos, pending, generation, bookmarks, event,
                          start + timeout, start + drop_after if drop_after > 0 else None)
         finally:
             app.counters.watch_delta(-1)
@@ -814,7 +829,8 @@ class Handler(BaseHTTPRequestHandler):
         self._chunk(encode({"type": "ERROR", "object": status}) + b"\n")
         self.wfile.write(b"0\r\n\r\n")
 
-    def _stream(self, r, ns, keep, pos, pending, generation, bookmarks, deadline, drop_at):
+    def _stream(self, r, ns, keep, pos, pending, generation, bookmarks, event, deadline,
+                drop_at):
         store = self.server.app.store
         last_sent = time.monotonic()
         while True:
@@ -837,8 +853,9 @@ class Handler(BaseHTTPRequestHandler):
                         return self._expired(str(e))
                     if events:
                         pos = events[-1].rv
-                        pending = [e.raw for e in events if e.res == r.key and
-                                   (ns is None or e.ns == ns) and (keep is None or keep(e.obj))]
+                        pending = [event(e.type, e.obj, e.raw) for e in events
+                                   if e.res == r.key and (ns is None or e.ns == ns)
+                                   and (keep is None or keep(e.obj))]
                         if pending:
                             break
                     interval = self.server.app.faults.get("bookmark_interval")

@@ -147,6 +147,38 @@ check "compact: the old RV now gets 410, a fresh list's RV works" bash -c "
 	! curl -sS -N --max-time 5 --cacert $D/srv/ca.crt -H 'Authorization: Bearer $APISERVER_TOKEN' \
 	'$APISERVER_URL/api/v1/nodes?watch=1&timeoutSeconds=1&resourceVersion='\$($SKEIN_ROOT/tests/apiserver/kubectl-lite --state-dir $D/srv get nodes | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"metadata\"][\"resourceVersion\"])') | grep -q ERROR"
 
+# --- many watches at once ----------------------------------------------------
+# 200 watch connections from one process; one write must reach every one.
+api GET /api/v1/nodes >/dev/null
+rv=$(jq_py "$out" 'd["metadata"]["resourceVersion"]')
+python3 -c '
+import http.client, ssl, sys, threading
+url, token, ca, rv, n = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
+host, port = url[len("https://"):].rsplit(":", 1)
+ctx = ssl.create_default_context(cafile=ca)
+got, lock = [], threading.Lock()
+def watch():
+    c = http.client.HTTPSConnection(host, int(port), context=ctx, timeout=20)
+    c.request("GET", "/api/v1/nodes?watch=1&timeoutSeconds=15&resourceVersion=" + rv,
+              headers={"Authorization": "Bearer " + token})
+    line = c.getresponse().readline()
+    with lock:
+        got.append(b"\"MODIFIED\"" in line)
+threads = [threading.Thread(target=watch) for _ in range(n)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+print(sum(got))' "$APISERVER_URL" "$APISERVER_TOKEN" "$D/srv/ca.crt" "$rv" 200 >"$D/many" 2>&1 &
+many=$!
+sleep 3
+api GET /_test/requests >/dev/null
+open_watches=$(jq_py "$out" 'd["watchesOpen"]')
+api PATCH /api/v1/nodes/n7 '{"metadata":{"labels":{"many":"1"}}}' $merge >/dev/null
+wait $many
+check "200 concurrent watches are open" test "$open_watches" -ge 200
+check "200 concurrent watches all get the event" test "$(tail -1 "$D/many")" = 200
+
 # --- faults ------------------------------------------------------------------
 klite faults '{"fail_next":2,"fail_status":429,"retry_after":3}' >/dev/null
 c1=$(api GET /api/v1/nodes); h1=$(grep -i '^retry-after:' "$D/srv/headers" | tr -d '\r')
