@@ -17,25 +17,30 @@
 
 /* ---- validation ---- */
 
-int ipam_check_container_id(const char *id, struct error *err)
+int ipam_check_name(const char *what, const char *s, struct error *err)
 {
-	size_t len = strlen(id);
+	size_t len = strlen(s);
 
 	if (len == 0)
-		return error_set(err, "container ID is empty");
+		return error_set(err, "%s is empty", what);
 	if (len > IPAM_CONTAINER_ID_MAX)
-		return error_set(err, "container ID %.32s... is longer than %d characters",
-				 id, IPAM_CONTAINER_ID_MAX);
-	if (!isalnum((unsigned char)id[0]))
-		return error_set(err, "container ID %s must start with a letter or digit", id);
+		return error_set(err, "%s %.32s... is longer than %d characters",
+				 what, s, IPAM_CONTAINER_ID_MAX);
+	if (!isalnum((unsigned char)s[0]))
+		return error_set(err, "%s %s must start with a letter or digit", what, s);
 	for (size_t i = 1; i < len; i++) {
-		unsigned char c = (unsigned char)id[i];
+		unsigned char c = (unsigned char)s[i];
 
 		if (!isalnum(c) && c != '_' && c != '.' && c != '-')
-			return error_set(err, "container ID %s has invalid character 0x%02x at %zu",
-					 id, c, i);
+			return error_set(err, "%s %s has invalid character 0x%02x at %zu",
+					 what, s, c, i);
 	}
 	return 0;
+}
+
+int ipam_check_container_id(const char *id, struct error *err)
+{
+	return ipam_check_name("container ID", id, err);
 }
 
 int ipam_check_ifname(const char *name, struct error *err)

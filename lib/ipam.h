@@ -33,7 +33,10 @@ struct ipam_alloc {
 	size_t n_ips;
 };
 
-/* libcni's rules: [a-zA-Z0-9][a-zA-Z0-9_.-]* (here at most 128 chars). */
+/* libcni's rule for container IDs, [a-zA-Z0-9][a-zA-Z0-9_.-]* with at most
+ * 128 characters, applied to any name that ends up as a file name; `what`
+ * names the value in the message ("network name"). */
+int ipam_check_name(const char *what, const char *s, struct error *err);
 int ipam_check_container_id(const char *id, struct error *err);
 /* 1-15 characters, not "." or "..", no '/', ':' or whitespace. */
 int ipam_check_ifname(const char *name, struct error *err);

@@ -11,6 +11,10 @@
 #include <linux/rtnetlink.h>
 #include <linux/veth.h>
 
+/* NLM_F_EXCL shares its bit with NLM_F_MATCH, so nl_msg() takes requests
+ * carrying it for dumps and adds no NLM_F_ACK: ask for the ACK here. */
+#define CREATE_FLAGS (NLM_F_CREATE | NLM_F_ACK)
+
 /* A growable array filled by dump callbacks. */
 struct collect {
 	void *items;
@@ -80,6 +84,10 @@ static int parse_link(const struct nlmsghdr *nlh, struct link_info *li)
 			break;
 		case IFLA_LINKINFO:
 			parse_linkinfo_kind(a, li);
+			break;
+		case IFLA_IFALIAS:
+			if (mnl_attr_get_payload_len(a) < sizeof(li->alias))
+				snprintf(li->alias, sizeof(li->alias), "%s", mnl_attr_get_str(a));
 			break;
 		}
 	}
@@ -154,7 +162,14 @@ static void put_link_basics(struct nlmsghdr *nlh, const char *name, uint32_t mtu
 int link_veth_create(struct nl *nl, const char *name, const char *peer,
 		     int peer_netns_fd, uint32_t mtu, struct error *err)
 {
-	struct nlmsghdr *nlh = nl_msg(nl, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
+	return link_veth_create_alias(nl, name, peer, peer_netns_fd, mtu, NULL, err);
+}
+
+int link_veth_create_alias(struct nl *nl, const char *name, const char *peer,
+			   int peer_netns_fd, uint32_t mtu, const char *alias,
+			   struct error *err)
+{
+	struct nlmsghdr *nlh = nl_msg(nl, RTM_NEWLINK, CREATE_FLAGS | NLM_F_EXCL);
 	struct nlattr *linkinfo, *data, *peer_attr;
 	struct ifinfomsg *ifi, *peer_ifi;
 	int ret;
@@ -162,15 +177,17 @@ int link_veth_create(struct nl *nl, const char *name, const char *peer,
 	ifi = put_ifinfo(nlh, 0);
 	ifi->ifi_flags = ifi->ifi_change = IFF_UP;
 	put_link_basics(nlh, name, mtu);
+	if (alias)
+		mnl_attr_put_strz(nlh, IFLA_IFALIAS, alias);
 	linkinfo = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
 	mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "veth");
 	data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
 	peer_attr = mnl_attr_nest_start(nlh, VETH_INFO_PEER);
 	/* The peer's ifinfomsg sits in the attribute's payload, then its
-	 * own attributes follow: the kernel applies its flags too. */
+	 * own attributes follow. It cannot come up here: the kernel opens it
+	 * before the pair is joined (ENOTCONN), unlike `name`. */
 	peer_ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*peer_ifi));
 	peer_ifi->ifi_family = AF_UNSPEC;
-	peer_ifi->ifi_flags = peer_ifi->ifi_change = IFF_UP;
 	put_link_basics(nlh, peer, mtu);
 	if (peer_netns_fd >= 0)
 		mnl_attr_put_u32(nlh, IFLA_NET_NS_FD, (uint32_t)peer_netns_fd);
@@ -247,7 +264,7 @@ static int addr_request(struct nl *nl, uint16_t type, uint16_t flags, int index,
 int link_addr_add(struct nl *nl, int index, const struct cidr *addr,
 		  uint32_t flags, struct error *err)
 {
-	int ret = addr_request(nl, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, index, addr, flags);
+	int ret = addr_request(nl, RTM_NEWADDR, CREATE_FLAGS | NLM_F_EXCL, index, addr, flags);
 	char buf[CIDR_STRLEN];
 
 	if (ret < 0)
@@ -325,7 +342,7 @@ int link_addr_list(struct nl *nl, int index, int family, struct cidr **out,
 
 static uint16_t route_request_flags(bool replace)
 {
-	return NLM_F_CREATE | (replace ? NLM_F_REPLACE : NLM_F_EXCL);
+	return CREATE_FLAGS | (replace ? NLM_F_REPLACE : NLM_F_EXCL);
 }
 
 static void put_route(struct nlmsghdr *nlh, const struct link_route *r)

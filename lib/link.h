@@ -30,6 +30,7 @@ struct link_info {
 	uint32_t mtu;
 	bool up;                    /* IFF_UP is set */
 	uint8_t mac[LINK_MAC_LEN];  /* all zero for links without one (tun) */
+	char alias[64];             /* IFLA_IFALIAS, "" when unset (or longer) */
 };
 
 /* -ENODEV (err set) when there is no link of that name. */
@@ -39,9 +40,15 @@ int link_list(struct nl *nl, struct link_info **out, size_t *n, struct error *er
 
 /* Creates a veth pair in one request: `name` in nl's namespace and `peer`
  * directly inside the namespace behind peer_netns_fd (-1: nl's namespace),
- * both with the MTU (0: kernel default) and both already up. */
+ * both with the MTU (0: kernel default). `name` is up already; the kernel
+ * cannot bring the peer up in the same request: use link_set_up(). */
 int link_veth_create(struct nl *nl, const char *name, const char *peer,
 		     int peer_netns_fd, uint32_t mtu, struct error *err);
+/* The same, tagging `name` with an interface alias (IFLA_IFALIAS) so its
+ * owner recognises it later without keeping state. */
+int link_veth_create_alias(struct nl *nl, const char *name, const char *peer,
+			   int peer_netns_fd, uint32_t mtu, const char *alias,
+			   struct error *err);
 int link_set_up(struct nl *nl, int index, struct error *err);
 int link_set_mtu(struct nl *nl, int index, uint32_t mtu, struct error *err);
 /* Deleting one end of a veth deletes both. -ENODEV when absent. */
