@@ -39,13 +39,20 @@ void nl_close(struct nl *nl)
 	nl->buf = NULL;
 }
 
+/* NLM_F_DUMP is two bits, and NLM_F_EXCL is one of them (NLM_F_MATCH):
+ * a create request with NLM_F_EXCL is not a dump. */
+static int is_dump(uint16_t flags)
+{
+	return (flags & NLM_F_DUMP) == NLM_F_DUMP;
+}
+
 struct nlmsghdr *nl_msg(struct nl *nl, uint16_t type, uint16_t flags)
 {
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(nl->buf);
 
 	nlh->nlmsg_type = type;
 	nlh->nlmsg_flags = NLM_F_REQUEST | flags;
-	if (!(flags & NLM_F_DUMP))
+	if (!is_dump(flags))
 		nlh->nlmsg_flags |= NLM_F_ACK;
 	nlh->nlmsg_seq = ++nl->seq;
 	return nlh;
@@ -53,7 +60,7 @@ struct nlmsghdr *nl_msg(struct nl *nl, uint16_t type, uint16_t flags)
 
 static int is_read_request(const struct nl *nl, const struct nlmsghdr *nlh)
 {
-	if (nlh->nlmsg_flags & NLM_F_DUMP)
+	if (is_dump(nlh->nlmsg_flags))
 		return 1;
 	switch (nl->bus) {
 	case NETLINK_ROUTE: /* RTM_GET* are the third of each group of four */
