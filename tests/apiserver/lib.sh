@@ -10,16 +10,21 @@
 #        body to $APISERVER_DIR/out, prints the HTTP status
 #   jq_py FILE EXPR                            prints a Python expression on `d`,
 #        the JSON in FILE (no jq here)
+# With APISERVER_NETNS=NS set, the server and klite run inside network namespace NS.
 APISERVER_HOME=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 apiserver_start() {
 	local dir=$1; shift
 	mkdir -p "$dir"
-	python3 "$APISERVER_HOME/server.py" --state-dir "$dir" "$@" >"$dir/server.log" 2>&1 &
+	# Started directly (not via a function), so $! is the server itself.
+	local netns=()
+	[ -n "${APISERVER_NETNS:-}" ] && netns=(ip netns exec "$APISERVER_NETNS")
+	"${netns[@]}" python3 "$APISERVER_HOME/server.py" --state-dir "$dir" "$@" \
+		>"$dir/server.log" 2>&1 &
 	APISERVER_PID=$!
 	APISERVER_DIR=$dir
 	on_exit "kill $APISERVER_PID; wait $APISERVER_PID"
-	if ! "$APISERVER_HOME/kubectl-lite" --state-dir "$dir" wait --timeout 20; then
+	if ! _apiserver_in "$APISERVER_HOME/kubectl-lite" --state-dir "$dir" wait --timeout 20; then
 		cat "$dir/server.log" >&2
 		return 1
 	fi
@@ -33,7 +38,11 @@ apiserver_stop() {
 	return 0
 }
 
-klite() { "$APISERVER_HOME/kubectl-lite" --state-dir "$APISERVER_DIR" "$@"; }
+_apiserver_in() {
+	if [ -n "${APISERVER_NETNS:-}" ]; then ip netns exec "$APISERVER_NETNS" "$@"; else "$@"; fi
+}
+
+klite() { _apiserver_in "$APISERVER_HOME/kubectl-lite" --state-dir "$APISERVER_DIR" "$@"; }
 
 kctl() {
 	kubectl --kubeconfig "$APISERVER_DIR/admin.kubeconfig" \
