@@ -434,49 +434,47 @@ mc_udp_bound() { [ -n "$(ip netns exec "$1" ss -Hlun "sport = :$2")" ]; }
 
 # ------------------------------------------------------- control plane/agent
 
-# mc_start_apiserver: starts the test API server (tests/apiserver/server.py)
-# in the control-plane namespace, at http://198.51.100.2:6443, and writes each
-# node's kubeconfig to its /var/lib/skein/kubeconfig.
+# mc_start_apiserver [ARGS...]: starts the test API server
+# (tests/apiserver/server.py, HTTPS) in the control-plane namespace at
+# https://198.51.100.2:6443, with a token per node, and installs each node's
+# kubeconfig (CA embedded) as its /var/lib/skein/kubeconfig. ARGS go to the
+# server (fault injection: --delay, --fail-next...). Its state, including
+# admin.kubeconfig and server.json, is in $SKEIN_MC_STATE/apiserver.
 mc_start_apiserver() {
-	local server=$MC_ROOT/tests/apiserver/server.py node
+	local server=$MC_ROOT/tests/apiserver/server.py st=$MC_STATE/apiserver node args=()
 	[ -f "$server" ] || { mc_die "no $server (the test API server)"; return 1; }
-	mc_ns_daemon "$(mc_ns cp)" apiserver "$MC_STATE/log" \
-		"$MC_PYTHON" "$server" --listen "$MC_APISERVER_IP:$MC_APISERVER_PORT" || return 1
-	mc_wait 10 mc_apiserver_ready || { mc_die "API server did not answer on $(mc_apiserver_url)"; return 1; }
+	for node in "${MC_NODES[@]}"; do args+=(--node-token "$node"); done
+	rm -f "$st/server.json"
+	mc_ns_daemon "$(mc_ns cp)" apiserver "$MC_STATE/log" "$MC_PYTHON" "$server" \
+		--listen "$MC_APISERVER_IP:$MC_APISERVER_PORT" --state-dir "$st" --embed-ca \
+		"${args[@]}" "$@" || return 1
+	mc_wait 30 mc_apiserver_ready ||
+		{ mc_die "API server did not answer on $(mc_apiserver_url) (see $MC_STATE/log/apiserver.log)"; return 1; }
 	for node in "${MC_NODES[@]}"; do
-		mc_kubeconfig "$node" >"$(mc_node_dir "$node")/skein-lib/kubeconfig" || return 1
+		install -m 600 "$st/node-$node.kubeconfig" "$(mc_node_dir "$node")/skein-lib/kubeconfig" || return 1
 	done
 }
 
-mc_stop_apiserver() { mc_daemon_stop "$(mc_ns cp)" apiserver; }
-mc_apiserver_url() { echo "http://$MC_APISERVER_IP:$MC_APISERVER_PORT"; }
+# mc_stop_apiserver [SIGNAL]: an outage; mc_start_apiserver again resumes
+# from the store it saved (same tokens, same objects).
+mc_stop_apiserver() { mc_daemon_stop "$(mc_ns cp)" apiserver "${1:-TERM}"; }
+mc_apiserver_url() { echo "https://$MC_APISERVER_IP:$MC_APISERVER_PORT"; }
 mc_apiserver_ready() {
-	ip netns exec "$(mc_ns cp)" curl -fsS -o /dev/null --max-time 1 "$(mc_apiserver_url)/version"
+	[ -s "$MC_STATE/apiserver/server.json" ] && mc_api GET /version >/dev/null
 }
 
-mc_kubeconfig() { # NODE
-	cat <<EOF
-apiVersion: v1
-kind: Config
-clusters:
-- name: multicloud
-  cluster:
-    server: $(mc_apiserver_url)
-users:
-- name: $1
-  user:
-    token: node-$1
-contexts:
-- name: $1
-  context: {cluster: multicloud, user: $1}
-current-context: $1
-EOF
+# mc_api METHOD PATH [CURL ARGS...]: an admin request to the API server, from
+# the control-plane namespace (the root namespace has no route to it).
+mc_api() {
+	local method=$1 path=$2 st=$MC_STATE/apiserver token; shift 2
+	token=$(jq -r .adminToken "$st/server.json") || return 1
+	ip netns exec "$(mc_ns cp)" curl -fsS --max-time 5 --cacert "$st/ca.crt" \
+		-H "Authorization: Bearer $token" -X "$method" "$@" "$(mc_apiserver_url)$path"
 }
 
-# mc_kubectl ARGS...: kubectl against the test API server, from the
-# control-plane namespace (the root namespace has no route to it).
+# mc_kubectl ARGS...: kubectl as admin against the test API server.
 mc_kubectl() {
-	ip netns exec "$(mc_ns cp)" kubectl --server "$(mc_apiserver_url)" \
+	ip netns exec "$(mc_ns cp)" kubectl --kubeconfig "$MC_STATE/apiserver/admin.kubeconfig" \
 		--cache-dir "$MC_STATE/kubectl-cache" "$@"
 }
 
@@ -494,9 +492,8 @@ mc_node_object() {
 		apiVersion: "v1", kind: "Node",
 		metadata: {
 			name: $name,
-			labels: {"kubernetes.io/hostname": $name, "topology.kubernetes.io/region": $loc,
-				"skein.dev/location": $loc},
-			annotations: ({"skein.dev/location": $loc}
+			labels: {"kubernetes.io/hostname": $name, "topology.kubernetes.io/region": $loc},
+			annotations: ({"skein.dev/location": $loc, "skein.dev/force-internal-ip": ($ip + "/24")}
 				+ (if $endpoint != "" then {"skein.dev/force-endpoint": $endpoint} else {} end)
 				+ (if $keepalive != "0" then {"skein.dev/persistent-keepalive": $keepalive} else {} end))
 		},
@@ -510,10 +507,13 @@ mc_node_object() {
 
 # mc_register_node NODE: creates the node's Node object in the API server.
 mc_register_node() {
-	mc_node_object "$1" | ip netns exec "$(mc_ns cp)" curl -fsS -o /dev/null --max-time 5 \
-		-H 'Content-Type: application/json' --data-binary @- "$(mc_apiserver_url)/api/v1/nodes" ||
+	mc_node_object "$1" | mc_api POST /api/v1/nodes -o /dev/null \
+		-H 'Content-Type: application/json' --data-binary @- ||
 		mc_die "node $1: API server refused its Node object"
 }
+
+# mc_unregister_node NODE: deletes the Node object (a node leaving).
+mc_unregister_node() { mc_api DELETE "/api/v1/nodes/$1" -o /dev/null; }
 
 # mc_agent_start NODE [ARGS...]: starts bin/skein-agent in the node (with its
 # own wireguard-go, kubeconfig and directories). Extra ARGS go to the agent.
@@ -548,7 +548,7 @@ mc_cni() {
 		type=$(jq -r .type <<<"$cfg")
 		out=$(mc_node_exec "$node" env CNI_COMMAND="$cmd" CNI_CONTAINERID="$MC_PREFIX-$pod" \
 			CNI_NETNS="/run/netns/$(mc_pod_ns "$pod")" CNI_IFNAME=eth0 CNI_PATH=/opt/cni/bin \
-			"/opt/cni/bin/$type" <<<"$cfg") || {
+			timeout "${SKEIN_MC_CNI_TIMEOUT:-30}" "/opt/cni/bin/$type" <<<"$cfg") || {
 			mc_die "pod $pod on $node: CNI $cmd ($type) failed: $out"; return 1; }
 		[ "$cmd" = ADD ] && prev=$out
 	done
