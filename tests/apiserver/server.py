@@ -745,9 +745,18 @@ class Handler(BaseHTTPRequestHandler):
         raise ApiError(405, "MethodNotAllowed", "the server does not allow this method")
 
     # list and watch ---------------------------------------------------------------
+    def _int_param(self, name, default):
+        text = self._q.get(name) or ""
+        if not text:
+            return default
+        if not text.isdigit():
+            raise ApiError(400, "BadRequest", "%s: invalid value %r: must be a non-negative "
+                           "integer" % (name, text))
+        return int(text)
+
     def _list(self, r, ns, keep):
         app = self.server.app
-        limit = int(self._q.get("limit") or 0)
+        limit = self._int_param("limit", 0)
         after, token = None, self._q.get("continue")
         if token:
             rv, after = decode_continue(token)
@@ -788,14 +797,10 @@ class Handler(BaseHTTPRequestHandler):
     def _watch(self, r, ns, keep):
         app, store = self.server.app, self.server.app.store
         bookmarks = self._q.get("allowWatchBookmarks") in ("1", "true")
-        timeout = float(self._q.get("timeoutSeconds") or app.watch_timeout)
+        timeout = self._int_param("timeoutSeconds", app.watch_timeout)
         drop_after = app.faults.get("drop_watches_after")
         start = time.monotonic()
-        rv_param = self._q.get("resourceVersion") or "0"
-        try:
-            from_rv = int(rv_param)
-        except ValueError:
-            raise ApiError(400, "BadRequest", "resourceVersion: invalid value %r" % rv_param)
+        from_rv = self._int_param("resourceVersion", 0)
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Transfer-Encoding", "chunked")
@@ -831,6 +836,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def _stream(self, r, ns, keep, pos, pending, generation, bookmarks, event, deadline,
                 drop_at):
+        """Writes events until the deadline, a drop, 410 or the client leaving.
+        The store lock is held only to collect events, never while writing
+        or probing the socket."""
         store = self.server.app.store
         last_sent = time.monotonic()
         while True:
@@ -838,41 +846,52 @@ class Handler(BaseHTTPRequestHandler):
                 self._chunk(raw)
             if pending:
                 last_sent = time.monotonic()
-            pending = []
             with store.cond:
-                while True:
-                    now = time.monotonic()
-                    if store.drop_generation != generation or (drop_at and now >= drop_at):
-                        return self._drop()
-                    if now >= deadline:
-                        self.wfile.write(b"0\r\n\r\n")
-                        return
-                    try:
-                        events = store.events_after(pos)
-                    except Gone as e:
-                        return self._expired(str(e))
-                    if events:
-                        pos = events[-1].rv
-                        pending = [event(e.type, e.obj, e.raw) for e in events
-                                   if e.res == r.key and (ns is None or e.ns == ns)
-                                   and (keep is None or keep(e.obj))]
-                        if pending:
-                            break
-                    interval = self.server.app.faults.get("bookmark_interval")
-                    if bookmarks and now - last_sent >= interval:
-                        pos = store.rv
-                        pending = [encode({"type": "BOOKMARK", "object": {
-                            "kind": r.kind, "apiVersion": r.api_version,
-                            "metadata": {"resourceVersion": str(pos)}}}) + b"\n"]
-                        break
-                    wait = min(1.0, deadline - now, (interval - (now - last_sent))
-                               if bookmarks else 1.0)
-                    if drop_at:
-                        wait = min(wait, drop_at - now)
-                    store.cond.wait(max(0.01, wait))
-                    if self._client_gone():
-                        return
-        # not reached
+                end, pos, pending = self._next_events(r, ns, keep, pos, generation, bookmarks,
+                                                      event, deadline, drop_at, last_sent)
+            if end == "drop":
+                return self._drop()
+            if end == "timeout":
+                return self.wfile.write(b"0\r\n\r\n")
+            if end is not None:
+                return self._expired(end)
+            if not pending and self._client_gone():
+                return None
+
+    def _next_events(self, r, ns, keep, pos, generation, bookmarks, event, deadline, drop_at,
+                     last_sent):
+        """(end, pos, lines) after waiting at most a second for something to
+        send; end is "drop", "timeout", a 410 message, or None to go on.
+        Caller holds the store lock."""
+        store = self.server.app.store
+        now = time.monotonic()
+        if store.drop_generation != generation or (drop_at and now >= drop_at):
+            return "drop", pos, []
+        if now >= deadline:
+            return "timeout", pos, []
+        try:
+            events = store.events_after(pos)
+        except Gone as e:
+            return str(e), pos, []
+        if events:
+            pos = events[-1].rv
+            lines = [event(e.type, e.obj, e.raw) for e in events
+                     if e.res == r.key and (ns is None or e.ns == ns)
+                     and (keep is None or keep(e.obj))]
+            if lines:
+                return None, pos, lines
+        interval = self.server.app.faults.get("bookmark_interval")
+        if bookmarks and now - last_sent >= interval:
+            return None, store.rv, [encode({"type": "BOOKMARK", "object": {
+                "kind": r.kind, "apiVersion": r.api_version,
+                "metadata": {"resourceVersion": str(store.rv)}}}) + b"\n"]
+        wait = min(1.0, deadline - now)
+        if bookmarks:
+            wait = min(wait, interval - (now - last_sent))
+        if drop_at:
+            wait = min(wait, drop_at - now)
+        store.cond.wait(max(0.01, wait))
+        return None, pos, []
 
     def _drop(self):
         """Ends the watch abruptly: no final chunk, as a broken connection would."""

@@ -92,6 +92,7 @@ check "pagination: 7 nodes in 3 pages of 3, in order, none twice" \
 api GET "/api/v1/nodes?limit=3" >/dev/null
 check "remainingItemCount" test "$(jq_py "$out" 'd["metadata"]["remainingItemCount"]')" = 4
 first_continue=$(jq_py "$out" 'd["metadata"]["continue"]')
+check "a bad limit: 400" test "$(api GET '/api/v1/nodes?limit=x')" = 400
 check "labelSelector" test "$(api GET '/api/v1/nodes?labelSelector=l%3Dx' >/dev/null; jq_py "$out" '[i["metadata"]["name"] for i in d["items"]]')" = '["n1"]'
 check "fieldSelector" test "$(api GET '/api/v1/nodes?fieldSelector=metadata.name%3Dn3' >/dev/null; jq_py "$out" '[i["metadata"]["name"] for i in d["items"]]')" = '["n3"]'
 
