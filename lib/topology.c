@@ -32,11 +32,6 @@ struct vec {
 	size_t n, cap;
 };
 
-struct allowed_ip {
-	size_t peer;
-	struct cidr net;
-};
-
 struct found_endpoint {
 	const struct wg_key *key;
 	const struct endpoint *endpoint;
@@ -50,10 +45,13 @@ struct hot {
 	struct cidr pods[MODEL_MAX_POD_CIDRS]; /* networks */
 	struct cidr private_host;              /* family 0: none */
 	struct ip_addr addr;   /* the WireGuard device address; family 0: none */
+	struct cidr addr_host; /* the same as a host network */
 	size_t seg;
 	uint8_t n_pods;
 	bool member;           /* Ready with a pod CIDR, or the local node */
 	bool usable;           /* may hold tunnels: Ready, key, endpoint, pod CIDR */
+	bool encap;            /* the local node reaches it encapsulated */
+	bool encap_used;       /* some route goes through the encapsulation to it */
 };
 
 struct topo {
@@ -74,7 +72,12 @@ struct topo {
 	size_t *peer_of;      /* node index -> plan peer index */
 	struct net_key *endpoints; /* the plan peers' endpoint addresses, sorted */
 	size_t n_endpoints;
-	struct vec peers, allowed, routes, cluster, encap, rejections;
+	struct net_key *spine, *spine_storage;
+	size_t n_spine;
+	size_t first_external; /* plan peer index of the first external peer */
+	struct vec *route_out;
+	bool *has_extras;     /* per plan peer: has allowed IPs off the spine */
+	struct vec peers, routes, extra_routes, cluster, encap, rejections;
 };
 
 static void push(struct topo *t, struct vec *v, const void *item, size_t size)
@@ -94,11 +97,17 @@ static void push(struct topo *t, struct vec *v, const void *item, size_t size)
 	v->n++;
 }
 
-/* qsort, which must not see the NULL of an empty vector. */
+/* qsort, unless the items are in order already (node-named segments and
+ * peers come in the model's name order), and never on an empty vector's
+ * NULL. */
 static void sort(void *items, size_t n, size_t size, int (*cmp)(const void *, const void *))
 {
-	if (n)
-		qsort(items, n, size, cmp);
+	for (size_t i = 1; i < n; i++) {
+		if (cmp((char *)items + (i - 1) * size, (char *)items + i * size) > 0) {
+			qsort(items, n, size, cmp);
+			return;
+		}
+	}
 }
 
 static void reject(struct topo *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -169,6 +178,24 @@ static size_t elect_leader(const struct topo *t, const struct seg *s)
 	return best;
 }
 
+static bool shares_subnet(const struct topo *t, const struct node *n)
+{
+	return t->me->has_internal_ip && cidr_contains(&t->me->internal_ip, &n->internal_ip.ip);
+}
+
+static bool needs_encap(const struct topo *t, const struct node *n)
+{
+	switch (t->o->encapsulation) {
+	case ENCAP_ALWAYS:
+		return true;
+	case ENCAP_CROSSSUBNET:
+		return !shares_subnet(t, n);
+	case ENCAP_NEVER:
+		break;
+	}
+	return false;
+}
+
 static void gather_hot(struct topo *t, size_t i)
 {
 	const struct node *node = &t->c->nodes[i];
@@ -181,6 +208,7 @@ static void gather_hot(struct topo *t, size_t i)
 		h->private_host = cidr_host(&node->internal_ip.ip);
 	h->member = i == t->self || (node->ready && node->n_pod_cidrs > 0);
 	h->usable = is_usable(node);
+	h->encap = needs_encap(t, node);
 }
 
 static int build_segments(struct topo *t)
@@ -257,6 +285,12 @@ static void node_requests(const struct topo *t, struct wgip_request *req, struct
 	}
 }
 
+static void set_address(struct hot *h, const struct ip_addr *ip)
+{
+	h->addr = *ip;
+	h->addr_host = cidr_host(ip);
+}
+
 static int allocate_addresses(struct topo *t, struct error *err)
 {
 	bool cross = t->o->granularity == GRANULARITY_CROSS;
@@ -282,11 +316,11 @@ static int allocate_addresses(struct topo *t, struct error *err)
 	for (size_t i = 0; i < t->n_segs && !cross; i++) {
 		t->segs[i].wgip = ips[i];
 		if (t->segs[i].leader != NONE)
-			t->hot[t->segs[i].leader].addr = ips[i];
+			set_address(&t->hot[t->segs[i].leader], &ips[i]);
 	}
 	for (size_t i = 0; i < n && cross; i++)
 		if (t->hot[i].usable)
-			t->hot[i].addr = ips[i];
+			set_address(&t->hot[i], &ips[i]);
 	r = 0;
 out:
 	free(req);
@@ -521,11 +555,78 @@ static struct endpoint discovered_endpoint(const struct topo *t, const struct wg
 	return (struct endpoint){ "", 0 };
 }
 
+/* ---- The spine: every node's networks in address order ------------------ */
+
+/* Sorting is the expensive part of a plan, so it happens once: the spine
+ * lists every node's networks (item: node << 2 | what) in address order,
+ * and the routes, each peer's allowed IPs and the cluster CIDRs are read
+ * off it in that order. Only the few networks that do not live on a node
+ * (allowed-location-ips, peers' allowed IPs, subnet, service CIDRs) are
+ * sorted apart and merged in. */
+enum { NET_POD0, NET_POD1, NET_PRIVATE, NET_WG };
+
+static int build_spine(struct topo *t)
+{
+	size_t n = 0, k = 0;
+	struct net_key *keys;
+
+	for (size_t i = 0; i < t->c->n_nodes; i++)
+		n += t->hot[i].n_pods + !!t->hot[i].private_host.ip.family + !!t->hot[i].addr.family;
+	keys = malloc((2 * n + 1) * sizeof(*keys));
+	if (!keys)
+		return -1;
+	for (size_t i = 0; i < t->c->n_nodes; i++) {
+		const struct hot *h = &t->hot[i];
+
+		for (size_t j = 0; j < h->n_pods; j++)
+			keys[k++] = net_key(0, &h->pods[j], i << 2 | j);
+		if (h->private_host.ip.family)
+			keys[k++] = net_key(0, &h->private_host, i << 2 | NET_PRIVATE);
+		if (h->addr.family)
+			keys[k++] = net_key(0, &h->addr_host, i << 2 | NET_WG);
+	}
+	t->spine_storage = keys;
+	t->spine = net_keys_sort(keys, keys + n, n);
+	t->n_spine = n;
+	return 0;
+}
+
+static const struct cidr *spine_net_of(const struct topo *t, size_t item)
+{
+	const struct hot *h = &t->hot[item >> 2];
+
+	switch (item & 3) {
+	case NET_POD0:
+	case NET_POD1:
+		return &h->pods[item & 3];
+	case NET_PRIVATE:
+		return &h->private_host;
+	}
+	return &h->addr_host;
+}
+
+static const struct cidr *spine_net(const struct topo *t, size_t i)
+{
+	return spine_net_of(t, t->spine[i].item);
+}
+
+/* A network two nodes claim (only in a broken model, as two nodes with one
+ * pod CIDR) goes to the first by name. */
+static bool spine_repeats(const struct topo *t, size_t i)
+{
+	return i > 0 && net_keys_equal(&t->spine[i], &t->spine[i - 1]);
+}
+
 /* ---- The local node's peers --------------------------------------------- */
 
 static int my_keepalive(const struct topo *t)
 {
 	return t->me->persistent_keepalive > 0 ? t->me->persistent_keepalive : 0;
+}
+
+static struct plan_peer *peer_at(const struct topo *t, size_t i)
+{
+	return &((struct plan_peer *)t->peers.items)[i];
 }
 
 static size_t node_peer(struct topo *t, size_t carrier)
@@ -548,32 +649,10 @@ static size_t node_peer(struct topo *t, size_t carrier)
 	return t->peers.n - 1;
 }
 
-static void allow(struct topo *t, size_t peer, const struct cidr *net)
-{
-	struct allowed_ip a = { peer, *net };
-
-	push(t, &t->allowed, &a, sizeof(a));
-}
-
-/* The destination walkers below call fn(t, arg, network) for each
- * network; fn is allow (arg: the plan peer), a route or a list push. */
+/* The walkers below call fn(t, arg, network) for each network; fn counts
+ * or appends a peer's allowed IPs (arg: the peer), adds a route, or pushes
+ * onto a list. */
 typedef void each_fn(struct topo *t, size_t arg, const struct cidr *net);
-
-/* Everything that lives on node n: pod CIDRs, private IP, WireGuard IP. */
-static void each_node_net(struct topo *t, size_t n, size_t arg, each_fn *fn)
-{
-	const struct hot *h = &t->hot[n];
-
-	for (size_t i = 0; i < h->n_pods; i++)
-		fn(t, arg, &h->pods[i]);
-	if (h->private_host.ip.family)
-		fn(t, arg, &h->private_host);
-	if (h->addr.family) {
-		struct cidr host = cidr_host(&h->addr);
-
-		fn(t, arg, &host);
-	}
-}
 
 /* The accepted allowed-location-ips of segment s. */
 static void each_location_net(struct topo *t, const struct seg *s, size_t arg, each_fn *fn)
@@ -615,21 +694,34 @@ static bool is_remote_segment(const struct topo *t, size_t i)
 	return i != t->hot[t->self].seg && t->segs[i].leader != NONE && t->segs[i].n_members;
 }
 
-static void add_node_peers(struct topo *t)
+/* The plan peer carrying node n's networks, or NONE. */
+static size_t peer_for(const struct topo *t, size_t n)
 {
-	for (size_t n = 0; n < t->c->n_nodes; n++) {
-		size_t carrier = is_remote(t, n) ? carrier_of(t, n) : NONE;
+	size_t carrier = is_remote(t, n) ? carrier_of(t, n) : NONE;
 
-		if (carrier != NONE)
-			each_node_net(t, n, node_peer(t, carrier), allow);
-	}
-	for (size_t i = 0; i < t->n_segs; i++)
-		if (is_remote_segment(t, i))
-			each_location_net(t, &t->segs[i], node_peer(t, t->segs[i].leader), allow);
+	return carrier == NONE ? NONE : t->peer_of[carrier];
 }
 
-static void add_external_peers(struct topo *t)
+/* Counting first (n_allowed_ips), so each list is allocated once. */
+static void count(struct topo *t, size_t peer, const struct cidr *net)
 {
+	(void)net;
+	peer_at(t, peer)->n_allowed_ips++;
+}
+
+static void allow(struct topo *t, size_t peer, const struct cidr *net)
+{
+	struct plan_peer *p = peer_at(t, peer);
+
+	p->allowed_ips[p->n_allowed_ips++] = *net;
+}
+
+static void create_peers(struct topo *t)
+{
+	for (size_t n = 0; n < t->c->n_nodes; n++)
+		if (is_remote(t, n) && carrier_of(t, n) != NONE)
+			node_peer(t, carrier_of(t, n));
+	t->first_external = t->peers.n;
 	for (size_t i = 0; i < t->c->n_peers; i++) {
 		const struct peer *ext = &t->c->peers[i];
 		struct plan_peer p = {
@@ -644,32 +736,92 @@ static void add_external_peers(struct topo *t)
 
 		snprintf(p.name, sizeof(p.name), "peer/%s", ext->name);
 		push(t, &t->peers, &p, sizeof(p));
-		each_peer_net(t, i, t->peers.n - 1, allow);
 	}
 }
 
-/* ---- The local node's routes -------------------------------------------- */
-
-static int ip_cmp_void(const void *a, const void *b)
+/* Location and external peers' networks, after the spine's. */
+static void each_extra_allowed(struct topo *t, each_fn *fn)
 {
-	return ip_cmp(a, b);
+	for (size_t i = 0; i < t->n_segs; i++)
+		if (is_remote_segment(t, i))
+			each_location_net(t, &t->segs[i], t->peer_of[t->segs[i].leader], fn);
+	for (size_t i = 0; i < t->c->n_peers; i++)
+		each_peer_net(t, i, t->first_external + i, fn);
 }
+
+static void each_spine_allowed(struct topo *t, each_fn *fn)
+{
+	for (size_t i = 0; i < t->n_spine; i++) {
+		size_t peer = peer_for(t, t->spine[i].item >> 2);
+
+		if (peer != NONE && !spine_repeats(t, i))
+			fn(t, peer, spine_net(t, i));
+	}
+}
+
+static int cidr_cmp_void(const void *a, const void *b)
+{
+	return cidr_cmp(a, b);
+}
+
+/* Spine networks come sorted and unique; a peer with extras sorts them in. */
+static void mark_extras(struct topo *t, size_t peer, const struct cidr *net)
+{
+	(void)net;
+	t->has_extras[peer] = true;
+}
+
+static int fill_allowed_ips(struct topo *t)
+{
+	t->has_extras = calloc(t->peers.n + 1, sizeof(*t->has_extras));
+	if (!t->has_extras)
+		return -1;
+	each_spine_allowed(t, count);
+	each_extra_allowed(t, count);
+	each_extra_allowed(t, mark_extras);
+	for (size_t i = 0; i < t->peers.n; i++) {
+		struct plan_peer *p = peer_at(t, i);
+
+		p->allowed_ips = malloc((p->n_allowed_ips + 1) * sizeof(*p->allowed_ips));
+		if (!p->allowed_ips)
+			return -1;
+		p->n_allowed_ips = 0;
+	}
+	each_spine_allowed(t, allow);
+	each_extra_allowed(t, allow);
+	for (size_t i = 0; i < t->peers.n; i++) {
+		struct plan_peer *p = peer_at(t, i);
+		size_t k = 0;
+
+		if (!t->has_extras[i])
+			continue;
+		sort(p->allowed_ips, p->n_allowed_ips, sizeof(struct cidr), cidr_cmp_void);
+		for (size_t j = 0; j < p->n_allowed_ips; j++)
+			if (!k || !cidr_equal(&p->allowed_ips[j], &p->allowed_ips[k - 1]))
+				p->allowed_ips[k++] = p->allowed_ips[j];
+		p->n_allowed_ips = k;
+	}
+	return 0;
+}
+
+/* ---- The local node's routes -------------------------------------------- */
 
 /* WireGuard's own UDP packets must not be routed into the tunnel: note the
  * peers' endpoint addresses (IP literals) to keep them out of wg routes. */
 static int collect_endpoints(struct topo *t)
 {
-	const struct plan_peer *peers = t->peers.items;
 	struct net_key *keys = calloc(2 * t->peers.n + 1, sizeof(*keys));
 	struct ip_addr ip;
 
 	if (!keys)
 		return -1;
 	for (size_t i = 0; i < t->peers.n; i++) {
-		if (peers[i].endpoint.host[0] && ip_parse(peers[i].endpoint.host, &ip) == 0) {
-			struct cidr host = cidr_host(&ip);
+		const char *host = peer_at(t, i)->endpoint.host;
 
-			keys[t->n_endpoints++] = net_key(0, &host, i);
+		if (host[0] && ip_parse(host, &ip) == 0) {
+			struct cidr net = cidr_host(&ip);
+
+			keys[t->n_endpoints++] = net_key(0, &net, i);
 		}
 	}
 	t->endpoints = net_keys_sort(keys, keys + t->n_endpoints, t->n_endpoints);
@@ -699,7 +851,7 @@ static void copy_ifname(char to[IF_NAMESIZE], const char from[IF_NAMESIZE])
 
 static void route_to(struct topo *t, const struct route *r)
 {
-	push(t, &t->routes, r, sizeof(*r));
+	push(t, t->route_out, r, sizeof(*r));
 }
 
 static void route_via_tunnel(struct topo *t, const struct cidr *dst)
@@ -718,29 +870,11 @@ static void route_via_tunnel(struct topo *t, const struct cidr *dst)
 	route_to(t, &r);
 }
 
-static bool shares_subnet(const struct topo *t, const struct node *n)
-{
-	return t->me->has_internal_ip && cidr_contains(&t->me->internal_ip, &n->internal_ip.ip);
-}
-
-static bool needs_encap(const struct topo *t, const struct node *n)
-{
-	switch (t->o->encapsulation) {
-	case ENCAP_ALWAYS:
-		return true;
-	case ENCAP_CROSSSUBNET:
-		return !shares_subnet(t, n);
-	case ENCAP_NEVER:
-		break;
-	}
-	return false;
-}
-
-static void through_encap(struct topo *t, struct route *r, const struct node *via)
+static void through_encap(struct topo *t, struct route *r, size_t via)
 {
 	copy_ifname(r->dev, t->o->encap_ifname);
 	r->onlink = true;
-	push(t, &t->encap, &via->internal_ip.ip, sizeof(via->internal_ip.ip));
+	t->hot[via].encap_used = true;
 }
 
 /* dst through another node of the local segment, over the underlay or the
@@ -749,22 +883,22 @@ static void through_encap(struct topo *t, struct route *r, const struct node *vi
  * address on the encapsulation device. */
 static void route_via_node(struct topo *t, const struct cidr *dst, size_t via)
 {
-	const struct node *n = &t->c->nodes[via];
+	const struct hot *h = &t->hot[via];
 	struct route r = { .dst = *dst, .table = SKEIN_ROUTE_TABLE };
 	char buf[CIDR_STRLEN];
 
-	if (n->internal_ip.ip.family == dst->ip.family) {
-		r.gateway = n->internal_ip.ip;
-		if (needs_encap(t, n))
-			through_encap(t, &r, n);
+	if (h->private_host.ip.family == dst->ip.family) {
+		r.gateway = h->private_host.ip;
+		if (h->encap)
+			through_encap(t, &r, via);
 		else
 			copy_ifname(r.dev, t->o->underlay_ifname);
 	} else if (dst->ip.family == AF_INET6) {
-		r.gateway = topology_encap_ip6(&n->internal_ip.ip);
-		through_encap(t, &r, n);
+		r.gateway = topology_encap_ip6(&h->private_host.ip);
+		through_encap(t, &r, via);
 	} else {
 		reject(t, "route to %s via node %s left out: its private IP is IPv6",
-		       cidr_format(&r.dst, buf), n->name);
+		       cidr_format(&r.dst, buf), t->c->nodes[via].name);
 		return;
 	}
 	route_to(t, &r);
@@ -772,58 +906,102 @@ static void route_via_node(struct topo *t, const struct cidr *dst, size_t via)
 
 /* Somewhere outside the local segment: through the tunnels when the local
  * node holds them, else through the segment's leader. */
-static void route_away(struct topo *t, const struct cidr *dst)
+static void route_away(struct topo *t, size_t unused, const struct cidr *dst)
 {
 	size_t leader = t->segs[t->hot[t->self].seg].leader;
 
+	(void)unused;
 	if (t->tunnels)
 		route_via_tunnel(t, dst);
 	else if (leader != NONE)
 		route_via_node(t, dst, leader);
 }
 
-static void route_segment_member(struct topo *t, size_t n)
+/* Pods and WireGuard IPs of the local segment's nodes directly (their
+ * private IPs are the underlay's business); everything of other segments
+ * carried by someone away. */
+static void spine_routes(struct topo *t)
 {
-	const struct hot *h = &t->hot[n];
+	for (size_t i = 0; i < t->n_spine; i++) {
+		size_t n = t->spine[i].item >> 2, what = t->spine[i].item & 3;
 
-	for (size_t i = 0; i < h->n_pods; i++)
-		route_via_node(t, &h->pods[i], n);
-	if (h->addr.family) {
-		struct cidr host = cidr_host(&h->addr);
-
-		route_via_node(t, &host, n);
-	}
-}
-
-static void route_away_cb(struct topo *t, size_t unused, const struct cidr *dst)
-{
-	(void)unused;
-	route_away(t, dst);
-}
-
-static void add_routes(struct topo *t)
-{
-	for (size_t n = 0; n < t->c->n_nodes; n++) {
-		if (n == t->self || !t->hot[n].member)
+		if (n == t->self || !t->hot[n].member || spine_repeats(t, i))
 			continue;
-		if (!is_remote(t, n))
-			route_segment_member(t, n);
-		else if (carrier_of(t, n) != NONE)
-			each_node_net(t, n, 0, route_away_cb);
+		if (!is_remote(t, n) && what != NET_PRIVATE)
+			route_via_node(t, spine_net(t, i), n);
+		else if (is_remote(t, n) && carrier_of(t, n) != NONE)
+			route_away(t, 0, spine_net(t, i));
 	}
+}
+
+static void extra_routes(struct topo *t)
+{
 	for (size_t i = 0; i < t->n_segs; i++)
 		if (is_remote_segment(t, i))
-			each_location_net(t, &t->segs[i], 0, route_away_cb);
+			each_location_net(t, &t->segs[i], 0, route_away);
 	for (size_t i = 0; i < t->c->n_peers; i++)
-		each_peer_net(t, i, 0, route_away_cb);
+		each_peer_net(t, i, 0, route_away);
+}
+
+static int route_cmp(const void *a, const void *b)
+{
+	return cidr_cmp(&((const struct route *)a)->dst, &((const struct route *)b)->dst);
+}
+
+/* The first of routes[lo, n) whose destination is not below dst. */
+static size_t route_lower_bound(const struct route *r, size_t lo, size_t n, const struct cidr *dst)
+{
+	size_t hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (cidr_cmp(&r[mid].dst, dst) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static void append_routes(struct plan *plan, const struct route *r, size_t n)
+{
+	if (n)
+		memcpy(&plan->routes[plan->n_routes], r, n * sizeof(*r));
+	plan->n_routes += n;
+}
+
+static void append_route(struct plan *plan, const struct route *r)
+{
+	if (!plan->n_routes || !cidr_equal(&r->dst, &plan->routes[plan->n_routes - 1].dst))
+		plan->routes[plan->n_routes++] = *r;
+}
+
+/* The spine's routes (sorted, unique) with the few extras sorted in by
+ * binary search; a destination both have keeps the spine's route. */
+static int make_routes(struct topo *t, struct plan *plan)
+{
+	const struct route *a = t->routes.items, *b = t->extra_routes.items;
+	size_t na = t->routes.n, nb = t->extra_routes.n, i = 0;
+
+	sort(t->extra_routes.items, nb, sizeof(struct route), route_cmp);
+	plan->routes = malloc((na + nb + 1) * sizeof(*plan->routes));
+	if (!plan->routes)
+		return -1;
+	for (size_t j = 0; j < nb; j++) {
+		size_t pos = route_lower_bound(a, i, na, &b[j].dst);
+
+		append_routes(plan, a + i, pos - i);
+		i = pos;
+		if (i == na || !cidr_equal(&a[i].dst, &b[j].dst))
+			append_route(plan, &b[j]);
+	}
+	append_routes(plan, a + i, na - i);
+	return 0;
 }
 
 /* ---- Assembling the plan ------------------------------------------------ */
 
-static int cidr_cmp_void(const void *a, const void *b)
-{
-	return cidr_cmp(a, b);
-}
 struct peer_rank {
 	const char *name;
 	size_t index;
@@ -834,11 +1012,10 @@ static int peer_rank_cmp(const void *a, const void *b)
 	return strcmp(((const struct peer_rank *)a)->name, ((const struct peer_rank *)b)->name);
 }
 
-/* Moves the peers into the plan sorted by name (each copied once: they are
- * large), and sets rank[old index] = new index. */
-static int sort_peers(struct topo *t, struct plan *plan, size_t *rank)
+/* Moves the peers into the plan sorted by name, each copied once (they
+ * are large). */
+static int sort_peers(struct topo *t, struct plan *plan)
 {
-	struct plan_peer *peers = t->peers.items;
 	struct peer_rank *order = calloc(t->peers.n + 1, sizeof(*order));
 
 	plan->peers = calloc(t->peers.n + 1, sizeof(*plan->peers));
@@ -847,12 +1024,10 @@ static int sort_peers(struct topo *t, struct plan *plan, size_t *rank)
 		return -1;
 	}
 	for (size_t i = 0; i < t->peers.n; i++)
-		order[i] = (struct peer_rank){ peers[i].name, i };
+		order[i] = (struct peer_rank){ peer_at(t, i)->name, i };
 	sort(order, t->peers.n, sizeof(*order), peer_rank_cmp);
-	for (size_t i = 0; i < t->peers.n; i++) {
-		plan->peers[i] = peers[order[i].index];
-		rank[order[i].index] = i;
-	}
+	for (size_t i = 0; i < t->peers.n; i++)
+		plan->peers[i] = *peer_at(t, order[i].index);
 	plan->n_peers = t->peers.n;
 	free(t->peers.items);
 	t->peers = (struct vec){ 0 };
@@ -860,116 +1035,10 @@ static int sort_peers(struct topo *t, struct plan *plan, size_t *rank)
 	return 0;
 }
 
-static struct net_key *keys_alloc(size_t n)
-{
-	return malloc((2 * n + 1) * sizeof(struct net_key));
-}
-
-/* Hands each plan peer its sorted, unique allowed IPs. */
-static int distribute_allowed(struct topo *t, struct plan *plan, const size_t *rank)
-{
-	const struct allowed_ip *a = t->allowed.items;
-	size_t n = t->allowed.n;
-	struct net_key *keys = keys_alloc(n), *sorted;
-
-	if (!keys)
-		return -1;
-	for (size_t i = 0; i < n; i++)
-		keys[i] = net_key(rank[a[i].peer], &a[i].net, i);
-	sorted = net_keys_sort(keys, keys + n, n);
-	for (size_t i = 0, end; i < n; i = end) {
-		struct plan_peer *p = &plan->peers[rank[a[sorted[i].item].peer]];
-
-		for (end = i; end < n && sorted[end].w[0] >> 8 == sorted[i].w[0] >> 8; end++)
-			;
-		p->allowed_ips = malloc((end - i) * sizeof(*p->allowed_ips));
-		if (!p->allowed_ips) {
-			free(keys);
-			return -1;
-		}
-		for (size_t j = i; j < end; j++) {
-			const struct cidr *net = &a[sorted[j].item].net;
-
-			if (!p->n_allowed_ips || !cidr_equal(net, &p->allowed_ips[p->n_allowed_ips - 1]))
-				p->allowed_ips[p->n_allowed_ips++] = *net;
-		}
-	}
-	free(keys);
-	return 0;
-}
-
-/* By destination; of two routes to one destination (only from a broken
- * model, such as two nodes with one pod CIDR) the first computed stays. */
-static int sort_routes(struct topo *t, struct plan *plan)
-{
-	const struct route *r = t->routes.items;
-	size_t n = t->routes.n;
-	struct net_key *keys = keys_alloc(n), *sorted;
-
-	plan->routes = malloc((n + 1) * sizeof(*plan->routes));
-	if (!keys || !plan->routes) {
-		free(keys);
-		return -1;
-	}
-	for (size_t i = 0; i < n; i++)
-		keys[i] = net_key(0, &r[i].dst, i);
-	sorted = net_keys_sort(keys, keys + n, n);
-	for (size_t i = 0; i < n; i++) {
-		const struct route *next = &r[sorted[i].item];
-
-		if (!plan->n_routes || !cidr_equal(&next->dst, &plan->routes[plan->n_routes - 1].dst))
-			plan->routes[plan->n_routes++] = *next;
-	}
-	free(keys);
-	return 0;
-}
-
-/* Sorted, and without networks inside another: sorted by address then
- * prefix, kept networks are disjoint, so a network inside any kept one is
- * inside the last kept one. */
-static int compact_cidrs(struct topo *t, struct plan *plan)
-{
-	const struct cidr *c = t->cluster.items;
-	size_t n = t->cluster.n;
-	struct net_key *keys = keys_alloc(n), *sorted;
-	struct cidr *out = malloc((n + 1) * sizeof(*out));
-	size_t k = 0;
-
-	if (!keys || !out) {
-		free(keys);
-		free(out);
-		return -1;
-	}
-	for (size_t i = 0; i < n; i++)
-		keys[i] = net_key(0, &c[i], i);
-	sorted = net_keys_sort(keys, keys + n, n);
-	for (size_t i = 0; i < n; i++) {
-		const struct cidr *next = &c[sorted[i].item];
-
-		if (!k || !cidr_contains(&out[k - 1], &next->ip) || out[k - 1].prefix > next->prefix)
-			out[k++] = *next;
-	}
-	free(keys);
-	plan->cluster_cidrs = out;
-	plan->n_cluster_cidrs = k;
-	return 0;
-}
-
-static size_t unique_ips(struct ip_addr *ips, size_t n)
-{
-	size_t k = 0;
-
-	sort(ips, n, sizeof(*ips), ip_cmp_void);
-	for (size_t i = 0; i < n; i++)
-		if (k == 0 || !ip_equal(&ips[i], &ips[k - 1]))
-			ips[k++] = ips[i];
-	return k;
-}
-
-static void push_cidr(struct topo *t, size_t unused, const struct cidr *c)
+static void push_cidr(struct topo *t, size_t unused, const struct cidr *net)
 {
 	(void)unused;
-	push(t, &t->cluster, c, sizeof(*c));
+	push(t, &t->cluster, net, sizeof(*net));
 }
 
 static void push_network(struct topo *t, const struct cidr *c)
@@ -979,17 +1048,72 @@ static void push_network(struct topo *t, const struct cidr *c)
 	push_cidr(t, 0, &net);
 }
 
-static void collect_cluster_cidrs(struct topo *t)
+#define EXTRA_ITEM ((size_t)1 << (sizeof(size_t) * 8 - 1))
+
+/* The spine merged with the subnet, service CIDRs, accepted location and
+ * peer networks; without networks inside another (kept networks are
+ * disjoint and sorted, so a network inside any kept one is inside the
+ * last kept one). */
+static int make_cluster_cidrs(struct topo *t, struct plan *plan)
 {
+	const struct cidr *extras;
+	struct net_key *keys, *sorted, *merged;
+	size_t n, ne;
+
 	push_network(t, &t->o->subnet);
 	for (size_t i = 0; i < t->o->n_service_cidrs; i++)
 		push_network(t, &t->o->service_cidrs[i]);
-	for (size_t i = 0; i < t->c->n_nodes; i++)
-		each_node_net(t, i, 0, push_cidr);
 	for (size_t i = 0; i < t->n_segs; i++)
 		each_location_net(t, &t->segs[i], 0, push_cidr);
 	for (size_t i = 0; i < t->c->n_peers; i++)
 		each_peer_net(t, i, 0, push_cidr);
+	if (t->failed)
+		return -1;
+	extras = t->cluster.items;
+	ne = t->cluster.n;
+	n = ne + t->n_spine;
+	keys = malloc((2 * ne + n + 1) * sizeof(*keys));
+	plan->cluster_cidrs = malloc((n + 1) * sizeof(*plan->cluster_cidrs));
+	if (!keys || !plan->cluster_cidrs) {
+		free(keys);
+		return -1;
+	}
+	for (size_t i = 0; i < ne; i++)
+		keys[i] = net_key(0, &extras[i], EXTRA_ITEM | i);
+	sorted = net_keys_sort(keys, keys + ne, ne);
+	merged = keys + 2 * ne;
+	net_keys_merge(t->spine, t->n_spine, sorted, ne, merged);
+	for (size_t i = 0, last = 0; i < n; i++) {
+		const struct net_key *k = &merged[i];
+
+		if (plan->n_cluster_cidrs && net_key_contains(&merged[last], k))
+			continue;
+		plan->cluster_cidrs[plan->n_cluster_cidrs++] =
+			k->item & EXTRA_ITEM ? extras[k->item & ~EXTRA_ITEM]
+					     : *spine_net_of(t, k->item);
+		last = i;
+	}
+	free(keys);
+	return 0;
+}
+
+static int ip_cmp_void(const void *a, const void *b)
+{
+	return ip_cmp(a, b);
+}
+
+static int make_encap_remotes(struct topo *t, struct plan *plan)
+{
+	for (size_t i = 0; i < t->c->n_nodes; i++)
+		if (t->hot[i].encap_used)
+			push(t, &t->encap, &t->hot[i].private_host.ip, sizeof(struct ip_addr));
+	if (t->failed)
+		return -1;
+	plan->encap_remotes = t->encap.items;
+	plan->n_encap_remotes = t->encap.n;
+	t->encap = (struct vec){ 0 };
+	sort(plan->encap_remotes, plan->n_encap_remotes, sizeof(struct ip_addr), ip_cmp_void);
+	return 0;
 }
 
 static int make_rules(struct plan *plan)
@@ -1048,51 +1172,42 @@ static int make_segments(const struct topo *t, struct plan *plan)
 
 static int make_local_pod_cidrs(const struct topo *t, struct plan *plan)
 {
+	const struct hot *me = &t->hot[t->self];
+
 	plan->local_pod_cidrs = calloc(MODEL_MAX_POD_CIDRS, sizeof(*plan->local_pod_cidrs));
 	if (!plan->local_pod_cidrs)
 		return -1;
-	for (size_t i = 0; i < t->me->n_pod_cidrs; i++)
-		plan->local_pod_cidrs[i] = cidr_network(&t->me->pod_cidrs[i]);
-	plan->n_local_pod_cidrs = t->me->n_pod_cidrs;
+	memcpy(plan->local_pod_cidrs, me->pods, me->n_pods * sizeof(*me->pods));
+	plan->n_local_pod_cidrs = me->n_pods;
 	sort(plan->local_pod_cidrs, plan->n_local_pod_cidrs, sizeof(struct cidr), cidr_cmp_void);
 	return 0;
 }
 
-static bool has_ipv6_pods(const struct node *n)
+static bool has_ipv6_pods(const struct hot *h)
 {
-	for (size_t i = 0; i < n->n_pod_cidrs; i++)
-		if (n->pod_cidrs[i].ip.family == AF_INET6)
+	for (size_t i = 0; i < h->n_pods; i++)
+		if (h->pods[i].ip.family == AF_INET6)
 			return true;
 	return false;
 }
 
-/* Moves the vectors into the plan. */
 static int assemble(struct topo *t, struct plan *plan)
 {
-	size_t leader = t->segs[t->hot[t->self].seg].leader;
-	size_t *rank = calloc(t->peers.n + 1, sizeof(*rank));
-	int r = -1;
+	const struct hot *me = &t->hot[t->self];
 
-	if (!rank || sort_peers(t, plan, rank) < 0 || distribute_allowed(t, plan, rank) < 0 ||
-	    sort_routes(t, plan) < 0 || compact_cidrs(t, plan) < 0)
-		goto out;
-	plan->encap_remotes = t->encap.items;
-	plan->n_encap_remotes = unique_ips(plan->encap_remotes, t->encap.n);
-	t->encap = (struct vec){ 0 };
+	if (sort_peers(t, plan) < 0 || make_routes(t, plan) < 0 || make_cluster_cidrs(t, plan) < 0 ||
+	    make_encap_remotes(t, plan) < 0 || make_rules(plan) < 0 || make_segments(t, plan) < 0 ||
+	    make_local_pod_cidrs(t, plan) < 0)
+		return -1;
 	plan->rejections = t->rejections.items;
 	plan->n_rejections = t->rejections.n;
 	t->rejections = (struct vec){ 0 };
-	plan->is_leader = leader == t->self;
+	plan->is_leader = t->segs[me->seg].leader == t->self;
 	if (t->tunnels)
-		plan->wireguard_ip = device_address(t, &t->hot[t->self].addr);
-	if (has_ipv6_pods(t->me) && t->me->has_internal_ip && t->me->internal_ip.ip.family == AF_INET)
-		plan->encap_ip6 = topology_encap_ip6(&t->me->internal_ip.ip);
-	if (make_rules(plan) < 0 || make_segments(t, plan) < 0 || make_local_pod_cidrs(t, plan) < 0)
-		goto out;
-	r = 0;
-out:
-	free(rank);
-	return r;
+		plan->wireguard_ip = device_address(t, &me->addr);
+	if (has_ipv6_pods(me) && me->private_host.ip.family == AF_INET)
+		plan->encap_ip6 = topology_encap_ip6(&me->private_host.ip);
+	return 0;
 }
 
 /* ---- Entry point -------------------------------------------------------- */
@@ -1129,8 +1244,23 @@ static int check_options(const struct topology_options *o, struct error *err)
 	return 0;
 }
 
+/* Binary search (the model is sorted by name), then a plain scan in case
+ * it is not. */
 static size_t find_node(const struct cluster *c, const char *name)
 {
+	size_t lo = 0, hi = c->n_nodes;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int r = strcmp(c->nodes[mid].name, name);
+
+		if (!r)
+			return mid;
+		if (r < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
 	for (size_t i = 0; i < c->n_nodes; i++)
 		if (!strcmp(c->nodes[i].name, name))
 			return i;
@@ -1172,8 +1302,10 @@ static void topo_free(struct topo *t)
 	free(t->found);
 	free(t->endpoints);
 	free_peers(t->peers.items, t->peers.n);
-	free(t->allowed.items);
+	free(t->spine_storage);
+	free(t->has_extras);
 	free(t->routes.items);
+	free(t->extra_routes.items);
 	free(t->cluster.items);
 	free(t->encap.items);
 	free(t->rejections.items);
@@ -1192,17 +1324,20 @@ static int compute(struct topo *t, struct plan *plan, struct error *err)
 		return error_set(err, "out of memory");
 	if (allocate_addresses(t, err) < 0 || settle_claims(t, err) < 0)
 		return -1;
-	if (index_discovered(t) < 0)
+	if (index_discovered(t) < 0 || build_spine(t) < 0)
 		return error_set(err, "out of memory");
 	t->tunnels = holds_tunnels(t);
 	if (t->tunnels) {
-		add_node_peers(t);
-		add_external_peers(t);
+		create_peers(t);
+		if (t->failed || fill_allowed_ips(t) < 0)
+			return error_set(err, "out of memory");
 	}
-	if (t->failed || collect_endpoints(t) < 0)
+	if (collect_endpoints(t) < 0)
 		return error_set(err, "out of memory");
-	add_routes(t);
-	collect_cluster_cidrs(t);
+	t->route_out = &t->routes;
+	spine_routes(t);
+	t->route_out = &t->extra_routes;
+	extra_routes(t);
 	if (t->failed || assemble(t, plan) < 0)
 		return error_set(err, "out of memory");
 	return 0;

@@ -77,6 +77,9 @@ struct net_key net_key(uint64_t group, const struct cidr *net, size_t item);
  * the result. */
 struct net_key *net_keys_sort(struct net_key *keys, struct net_key *tmp, size_t n);
 bool net_keys_equal(const struct net_key *a, const struct net_key *b);
+/* Merges two sorted runs into out (ties: a first). */
+void net_keys_merge(const struct net_key *a, size_t na, const struct net_key *b, size_t nb,
+		    struct net_key *out);
 /* Whether the network key net holds the address (or network) key k. */
 bool net_key_contains(const struct net_key *net, const struct net_key *k);
 /* The first of n sorted keys not below k (groups and prefixes ignored). */

@@ -78,6 +78,23 @@ bool net_keys_equal(const struct net_key *a, const struct net_key *b)
 	return a->w[0] == b->w[0] && a->w[1] == b->w[1] && a->w[2] == b->w[2] && a->w[3] == b->w[3];
 }
 
+static bool key_less(const struct net_key *a, const struct net_key *b)
+{
+	for (int w = 0; w < 4; w++)
+		if (a->w[w] != b->w[w])
+			return a->w[w] < b->w[w];
+	return false;
+}
+
+void net_keys_merge(const struct net_key *a, size_t na, const struct net_key *b, size_t nb,
+		    struct net_key *out)
+{
+	size_t i = 0, j = 0;
+
+	while (i < na || j < nb)
+		*out++ = j == nb || (i < na && !key_less(&b[j], &a[i])) ? a[i++] : b[j++];
+}
+
 static uint64_t high_bits(unsigned bits)
 {
 	return bits == 0 ? 0 : bits >= 64 ? ~0ull : ~0ull << (64 - bits);
