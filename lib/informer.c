@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "informer.h"
 
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -255,6 +256,9 @@ static int list_all(struct informer *inf, unsigned *retry_after, struct error *e
 	pthread_mutex_lock(&inf->hub->lock);
 	replace_cache(inf, cache);
 	pthread_mutex_unlock(&inf->hub->lock);
+	/* The pages of a big list are free now: give them back, the agent
+	 * should stay small between relists. */
+	malloc_trim(0);
 	return 0;
 }
 

@@ -422,14 +422,15 @@ static int copy_name(const json_t *obj, char out[MODEL_NAME_MAX + 1], struct err
 	return 0;
 }
 
-int kube_node_from_json(const json_t *obj, struct node *n, struct error *err)
+/* Fills a zeroed node. Not clearing it here keeps the pages of the large
+ * discovered[] array untouched when a cluster of thousands is built. */
+static int fill_node(const json_t *obj, struct node *n, struct error *err)
 {
 	const json_t *meta = json_object_get(obj, "metadata");
 	const json_t *status = json_object_get(obj, "status");
 	const char *region = json_string_value(
 		json_object_get(json_object_get(meta, "labels"), REGION_LABEL));
 
-	memset(n, 0, sizeof(*n));
 	if (copy_name(obj, n->name, err) < 0)
 		return error_prefix(err, "node");
 	if (region && parse_location(region, false, n) < 0)
@@ -441,6 +442,12 @@ int kube_node_from_json(const json_t *obj, struct node *n, struct error *err)
 	n->ready = node_is_ready(status);
 	n->has_public_endpoint = endpoint_is_public(&n->endpoint);
 	return 0;
+}
+
+int kube_node_from_json(const json_t *obj, struct node *n, struct error *err)
+{
+	memset(n, 0, sizeof(*n));
+	return fill_node(obj, n, err);
 }
 
 /* ---- peers ---- */
@@ -510,14 +517,19 @@ static int peer_spec(const json_t *spec, struct peer *p, struct error *err)
 	return 0;
 }
 
-int kube_peer_from_json(const json_t *obj, struct peer *p, struct error *err)
+static int fill_peer(const json_t *obj, struct peer *p, struct error *err)
 {
-	memset(p, 0, sizeof(*p));
 	if (copy_name(obj, p->name, err) < 0)
 		return error_prefix(err, "peer");
 	if (peer_spec(json_object_get(obj, "spec"), p, err) < 0)
 		return error_prefix(err, "peer %s", p->name);
 	return 0;
+}
+
+int kube_peer_from_json(const json_t *obj, struct peer *p, struct error *err)
+{
+	memset(p, 0, sizeof(*p));
+	return fill_peer(obj, p, err);
 }
 
 /* ---- digests ---- */
@@ -583,20 +595,21 @@ json_t *kube_peer_digest(const json_t *peer)
 
 /* ---- cluster ---- */
 
+/* Fills a zeroed item. */
 typedef int (*translate_fn)(const json_t *obj, void *out, struct error *err);
 
 static int translate_node(const json_t *obj, void *out, struct error *err)
 {
-	return kube_node_from_json(obj, out, err);
+	return fill_node(obj, out, err);
 }
 
 static int translate_peer(const json_t *obj, void *out, struct error *err)
 {
-	return kube_peer_from_json(obj, out, err);
+	return fill_peer(obj, out, err);
 }
 
-/* Fills items (room for every digest) with the valid objects; returns how
- * many, or -1 when out of memory. Rejections go to rejected. */
+/* Fills items (zeroed, room for every digest) with the valid objects;
+ * returns how many, or -1 when out of memory. Rejections go to rejected. */
 static long translate_all(const json_t *digests, const char *kind, translate_fn translate, char *items,
 			  size_t item_size, json_t *rejected)
 {
@@ -614,6 +627,7 @@ static long translate_all(const json_t *digests, const char *kind, translate_fn 
 		if (translate(obj, items + n * item_size, &err) == 0) {
 			n++;
 		} else {
+			memset(items + n * item_size, 0, item_size); /* for the next one */
 			snprintf(key, sizeof(key), "%s/%s", kind, name);
 			json_object_set_new(rejected, key, json_string(err.msg));
 		}
@@ -692,7 +706,7 @@ static json_t *cidr_to_json(const struct cidr *c, bool present)
 	return present ? json_string(cidr_format(c, buf)) : json_null();
 }
 
-static json_t *node_to_json(const struct node *n)
+json_t *kube_node_to_json(const struct node *n)
 {
 	char ext[INET6_ADDRSTRLEN];
 	json_t *disc = json_object();
@@ -718,7 +732,7 @@ static json_t *node_to_json(const struct node *n)
 			 "externalIP", n->has_external_ip ? json_string(ip_format(&n->external_ip, ext)) : json_null());
 }
 
-static json_t *peer_to_json(const struct peer *p)
+json_t *kube_peer_to_json(const struct peer *p)
 {
 	return json_pack("{s:s,s:o,s:o,s:o,s:i,s:b}", "name", p->name,
 			 "publicKey", key_to_json(&p->public_key, true),
@@ -733,8 +747,8 @@ json_t *kube_cluster_to_json(const struct cluster *c)
 	json_t *nodes = json_array(), *peers = json_array();
 
 	for (size_t i = 0; i < c->n_nodes; i++)
-		json_array_append_new(nodes, node_to_json(&c->nodes[i]));
+		json_array_append_new(nodes, kube_node_to_json(&c->nodes[i]));
 	for (size_t i = 0; i < c->n_peers; i++)
-		json_array_append_new(peers, peer_to_json(&c->peers[i]));
+		json_array_append_new(peers, kube_peer_to_json(&c->peers[i]));
 	return json_pack("{s:o,s:o}", "nodes", nodes, "peers", peers);
 }

@@ -54,7 +54,9 @@ int kube_cluster_build(const json_t *node_digests, const json_t *peer_digests, s
 
 /* "host:port" or "[v6]:port"; host is an IP literal or a DNS name. */
 int endpoint_parse(const char *s, struct endpoint *out);
-/* The model as JSON (for --model-dump and skeinctl): new reference. */
+/* The model as JSON (for --model-dump and skeinctl): new references. */
 json_t *kube_cluster_to_json(const struct cluster *c);
+json_t *kube_node_to_json(const struct node *n);
+json_t *kube_peer_to_json(const struct peer *p);
 
 #endif

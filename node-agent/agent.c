@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "agent.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,23 +64,23 @@ static void log_new_rejections(struct agent *a, const json_t *now)
 	}
 }
 
-/* Under hub.lock. */
+/* Under hub.lock. The old model goes first: with thousands of nodes two
+ * models would double the agent's memory. On failure the model is empty
+ * and the caller must not use it. */
 static int rebuild_model(struct agent *a, struct error *err)
 {
 	json_t *rejected = json_object();
-	struct cluster fresh;
 
+	cluster_free(&a->model);
 	if (!rejected)
 		return error_set(err, "out of memory");
-	if (kube_cluster_build(a->nodes.cache, a->peers.cache, &fresh, rejected, err) < 0) {
+	if (kube_cluster_build(a->nodes.cache, a->peers.cache, &a->model, rejected, err) < 0) {
 		json_decref(rejected);
 		return -1;
 	}
 	log_new_rejections(a, rejected);
 	json_decref(a->rejected);
 	a->rejected = rejected;
-	cluster_free(&a->model);
-	a->model = fresh;
 	return 0;
 }
 
@@ -90,75 +91,109 @@ static json_t *stats_to_json(const struct informer_stats *s)
 			 "events", (json_int_t)s->events, "failures", (json_int_t)s->failures);
 }
 
-/* Under hub.lock (the stats live there). */
-static json_t *dump_to_json(struct agent *a)
+/* Under hub.lock (the stats live there): everything but the objects. */
+static json_t *dump_header(struct agent *a)
 {
-	json_t *root = kube_cluster_to_json(&a->model);
-
-	if (!root)
-		return NULL;
-	json_object_set_new(root, "node", json_string(a->opts.hostname));
-	json_object_set_new(root, "generation", json_integer((json_int_t)a->hub.generation));
-	json_object_set(root, "rejected", a->rejected);
-	json_object_set_new(root, "rejectedTotal", json_integer((json_int_t)a->rejected_total));
-	json_object_set_new(root, "patches", json_integer((json_int_t)a->patches));
-	json_object_set_new(root, "informers",
-			    json_pack("{s:o,s:o}", "nodes", stats_to_json(&a->nodes.stats),
-				      "peers", stats_to_json(&a->peers.stats)));
-	return root;
+	return json_pack("{s:s,s:I,s:O,s:I,s:I,s:{s:o,s:o}}", "node", a->opts.hostname,
+			 "generation", (json_int_t)a->hub.generation, "rejected", a->rejected,
+			 "rejectedTotal", (json_int_t)a->rejected_total,
+			 "patches", (json_int_t)a->patches, "informers",
+			 "nodes", stats_to_json(&a->nodes.stats), "peers", stats_to_json(&a->peers.stats));
 }
 
-/* Readers never see a half-written file: write aside, then rename. */
-static int write_atomically(const char *path, const json_t *root, struct error *err)
+static int dump_list(FILE *f, const char *name, const void *items, size_t n, size_t size,
+		     json_t *(*to_json)(const void *item))
 {
-	char tmp[4096];
+	fprintf(f, ",\n\"%s\": [", name);
+	for (size_t i = 0; i < n; i++) {
+		json_t *j = to_json((const char *)items + i * size);
+		int rc = j ? json_dumpf(j, f, JSON_COMPACT | JSON_SORT_KEYS) : -1;
 
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof(tmp))
-		return error_set(err, "model dump %s: path too long", path);
-	if (json_dump_file(root, tmp, JSON_INDENT(1) | JSON_SORT_KEYS) < 0) {
-		unlink(tmp);
-		return error_set(err, "model dump %s: cannot write", tmp);
+		json_decref(j);
+		if (rc < 0)
+			return -1;
+		fputs(i + 1 < n ? ",\n" : "", f);
 	}
-	if (rename(tmp, path) < 0) {
-		unlink(tmp);
-		return error_set(err, "model dump %s: cannot rename into place", path);
-	}
+	fputs("]", f);
 	return 0;
 }
 
-static void dump_model(struct agent *a)
+static json_t *node_json(const void *n)
 {
-	struct error err;
-	json_t *root;
-
-	pthread_mutex_lock(&a->hub.lock);
-	root = dump_to_json(a);
-	pthread_mutex_unlock(&a->hub.lock);
-	if (!root)
-		log_error("model dump: out of memory");
-	else if (write_atomically(a->opts.model_dump, root, &err) < 0)
-		log_error("%s", err.msg);
-	json_decref(root);
+	return kube_node_to_json(n);
 }
 
-/* Rebuilds the model if the caches moved; returns true when it did. */
-static bool refresh_model(struct agent *a, uint64_t *built)
+static json_t *peer_json(const void *p)
 {
-	struct error err;
-	bool synced, rebuilt = false;
+	return kube_peer_to_json(p);
+}
+
+/* Object by object, so a dump of thousands of nodes never holds them all
+ * as one JSON tree. */
+static int write_dump(struct agent *a, FILE *f)
+{
+	json_t *header;
+	char *text;
+	int rc;
 
 	pthread_mutex_lock(&a->hub.lock);
-	synced = a->nodes.synced && a->peers.synced;
-	if (synced && *built != a->hub.generation) {
-		if (rebuild_model(a, &err) < 0) {
+	header = dump_header(a);
+	pthread_mutex_unlock(&a->hub.lock);
+	text = header ? json_dumps(header, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	json_decref(header);
+	if (!text)
+		return -1;
+	text[strlen(text) - 1] = '\0'; /* the closing brace comes last */
+	fputs(text, f);
+	free(text);
+	rc = dump_list(f, "nodes", a->model.nodes, a->model.n_nodes, sizeof(*a->model.nodes), node_json);
+	if (rc == 0)
+		rc = dump_list(f, "peers", a->model.peers, a->model.n_peers, sizeof(*a->model.peers),
+			       peer_json);
+	fputs("}\n", f);
+	return rc;
+}
+
+/* Readers never see a half-written file: write aside, then rename. */
+static void dump_model(struct agent *a)
+{
+	const char *path = a->opts.model_dump;
+	char tmp[4096];
+	FILE *f;
+	int rc;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof(tmp)) {
+		log_error("model dump %s: path too long", path);
+		return;
+	}
+	if (!(f = fopen(tmp, "w"))) {
+		log_error("model dump %s: %s", tmp, strerror(errno));
+		return;
+	}
+	rc = write_dump(a, f);
+	if (fclose(f) != 0 || rc < 0 || rename(tmp, path) < 0) {
+		log_error("model dump %s: cannot write or rename into place", path);
+		unlink(tmp);
+	}
+}
+
+/* Rebuilds the model if the caches moved: 1 when it did, 0 when nothing
+ * changed (or not synced yet), -1 when it failed (no usable model). */
+static int refresh_model(struct agent *a, uint64_t *built)
+{
+	struct error err;
+	int rc = 0;
+
+	pthread_mutex_lock(&a->hub.lock);
+	if (a->nodes.synced && a->peers.synced && *built != a->hub.generation) {
+		rc = rebuild_model(a, &err) < 0 ? -1 : 1;
+		if (rc < 0)
 			log_error("%s", err.msg);
-		} else {
+		else
 			*built = a->hub.generation;
-			rebuilt = true;
-		}
 	}
 	pthread_mutex_unlock(&a->hub.lock);
-	return rebuilt;
+	return rc;
 }
 
 int agent_run(struct agent *a)
@@ -168,11 +203,17 @@ int agent_run(struct agent *a)
 
 	while (!atomic_load(&a->hub.stopping)) {
 		struct error err;
+		int rc;
 
 		informer_hub_wait(&a->hub, &seen, a->opts.resync_ms);
 		if (atomic_load(&a->hub.stopping))
 			break;
-		if (refresh_model(a, &built)) {
+		rc = refresh_model(a, &built);
+		if (rc < 0) {
+			have_model = false; /* retried at the next change */
+			continue;
+		}
+		if (rc > 0) {
 			if (!have_model)
 				log_info("synced: %zu nodes, %zu peers", a->model.n_nodes, a->model.n_peers);
 			have_model = true;
