@@ -277,13 +277,25 @@ static json_t *own_node(struct agent *a)
 	return node;
 }
 
-static int publish(struct agent *a, struct annotations *an, struct error *err)
+/* Logs the values that differ from what the Node carries (self). */
+static void log_changes(const json_t *self, const struct annotations *an)
+{
+	const json_t *now = json_object_get(json_object_get(self, "metadata"), "annotations");
+
+	for (size_t i = 0; i < an->n; i++) {
+		const char *cur = json_string_value(json_object_get(now, an->keys[i]));
+
+		if (an->values[i] ? !cur || strcmp(cur, an->values[i]) : cur != NULL)
+			log_info("annotation %s: %s", an->keys[i], an->values[i] ? an->values[i] : "(removed)");
+	}
+}
+
+static int publish(struct agent *a, const json_t *self, struct annotations *an, struct error *err)
 {
 	int rc = agent_publish_annotations(a, an->keys, an->values, an->n, err);
 
 	if (rc > 0)
-		for (size_t i = 0; i < an->n; i++)
-			log_info("annotation %s: %s", an->keys[i], an->values[i] ? an->values[i] : "(removed)");
+		log_changes(self, an);
 	annotations_free(an);
 	return rc < 0 ? error_prefix(err, "publishing annotations") : 0;
 }
@@ -297,11 +309,11 @@ static int publish_identity(struct node_state *s, struct agent *a, const json_t 
 	if (annotations_identity(&an, self, &s->public_key, s->opts->topo.listen_port,
 				 &s->underlay.address, err) < 0)
 		return error_prefix(err, "node %s", a->opts.hostname);
-	return publish(a, &an, err);
+	return publish(a, self, &an, err);
 }
 
-static int publish_plan(struct agent *a, const struct cluster *model, const struct plan *plan,
-			const struct wg_device *have, struct error *err)
+static int publish_plan(struct agent *a, const json_t *self, const struct cluster *model,
+			const struct plan *plan, const struct wg_device *have, struct error *err)
 {
 	struct annotations an;
 
@@ -311,7 +323,7 @@ static int publish_plan(struct agent *a, const struct cluster *model, const stru
 		annotations_free(&an);
 		return -1;
 	}
-	return publish(a, &an, err);
+	return publish(a, self, &an, err);
 }
 
 /* ---- the reconcile ---- */
@@ -344,15 +356,16 @@ static void detect(struct run *r, const json_t *self)
 	struct ip_addr prefer = { 0 };
 	struct error err;
 
-	if (self)
-		node_forced_internal_ip(self, &wanted);
-	if (self)
+	if (self) {
+		node_forced_internal_ip(self, &wanted); /* the per-node annotation wins */
 		node_status_address(self, "InternalIP", &prefer);
+	}
 	step(r, ERR_DETECT, underlay_detect(&r->s->rt, &wanted, &prefer, &r->s->underlay, &err), &err);
 	r->s->mtu = node_mtu(r->s);
 }
 
-static void apply(struct run *r, struct agent *a, const struct cluster *model, const struct plan *plan)
+static void apply(struct run *r, struct agent *a, const json_t *self, const struct cluster *model,
+		  const struct plan *plan)
 {
 	struct node_state *s = r->s;
 	struct wg_device have = { 0 };
@@ -368,7 +381,7 @@ static void apply(struct run *r, struct agent *a, const struct cluster *model, c
 	step(r, ERR_NFT, sync_nft(s, plan, &err), &err);
 	step(r, ERR_ROUTE, sync_forwarding(plan, &err), &err);
 	step(r, ERR_CNI, sync_cni(s, find_node(model, a->opts.hostname), &err), &err);
-	step(r, ERR_PUBLISH, publish_plan(a, model, plan, rc < 0 ? NULL : &have, &err), &err);
+	step(r, ERR_PUBLISH, publish_plan(a, self, model, plan, rc < 0 ? NULL : &have, &err), &err);
 	wg_device_free(&have);
 }
 
@@ -453,14 +466,13 @@ int node_reconcile(struct agent *a, const struct cluster *model, void *ctx, stru
 		detect(&r, self);
 	if (self)
 		step(&r, ERR_PUBLISH, publish_identity(s, a, self, &e), &e);
-	json_decref(self);
 	snprintf(topo.underlay_ifname, sizeof(topo.underlay_ifname), "%s", s->underlay.ifname);
 	if (topology_compute(model, a->opts.hostname, &topo, &plan, &e) < 0) {
 		step(&r, ERR_TOPOLOGY, -1, &e);
 	} else {
 		plan_log_rejections(s->has_applied ? &s->applied : NULL, &plan);
 		if (due || !plan_equal(&s->applied, &plan)) {
-			apply(&r, a, model, &plan);
+			apply(&r, a, self, model, &plan);
 			applied = true;
 		}
 		if (applied)
@@ -468,6 +480,7 @@ int node_reconcile(struct agent *a, const struct cluster *model, void *ctx, stru
 		else
 			plan_free(&plan);
 	}
+	json_decref(self);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	record(s, model, s->has_applied ? &s->applied : NULL, applied,
 	       (double)elapsed_ms(&t0, &t1) / 1000.0);
