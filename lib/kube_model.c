@@ -180,22 +180,24 @@ static int parse_endpoint(const char *v, bool kilo, struct node *n)
 	return endpoint_parse(v, &n->endpoint);
 }
 
+static int set_cidr(const char *v, struct cidr *out, bool *present)
+{
+	if (parse_cidr_or_host(v, out) < 0)
+		return -1;
+	*present = true;
+	return 0;
+}
+
 static int parse_internal_ip(const char *v, bool kilo, struct node *n)
 {
 	(void)kilo;
-	if (parse_cidr_or_host(v, &n->internal_ip) < 0)
-		return -1;
-	n->has_internal_ip = true;
-	return 0;
+	return set_cidr(v, &n->internal_ip, &n->has_internal_ip);
 }
 
 static int parse_wireguard_ip(const char *v, bool kilo, struct node *n)
 {
 	(void)kilo;
-	if (parse_cidr_or_host(v, &n->wireguard_ip) < 0)
-		return -1;
-	n->has_wireguard_ip = true;
-	return 0;
+	return set_cidr(v, &n->wireguard_ip, &n->has_wireguard_ip);
 }
 
 /* Kilo makes a node a leader by the annotation's presence; skein wants
