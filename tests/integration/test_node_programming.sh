@@ -38,7 +38,7 @@ ip -n "$NODE" addr add 198.51.100.1/24 dev vout
 ip -n "$NODE" addr add fd00:51::1/64 dev vout nodad
 ip -n "$NODE" addr add 10.4.0.1/32 dev lo          # the node's WireGuard IP
 ip -n "$NODE" link set vpod up
-ip -n "$NODE" link set vout up
+ip -n "$NODE" link set vout up mtu 1450
 ip -n "$NODE" route add default via 198.51.100.2
 in_node sysctl -qw net.ipv4.ip_forward=1
 ip -n "$POD" addr add 10.244.1.5/24 dev eth0
@@ -185,6 +185,11 @@ check "packets arriving on the WireGuard device pass" \
 echo "nft forward-accept" >>"$CONF"
 apply >/dev/null
 check "forward accepts on request" grep -q "ip saddr 10.244.1.0/24 accept" <<<"$(in_node nft list chain inet skein forward)"
+
+# ---- --mtu=auto ----
+check "auto MTU: the default route's link minus 80" test "$(in_node "$NODECTL" mtu)" = "mtu 1370"
+check "auto MTU: the internal IP's link minus 80" test "$(in_node "$NODECTL" mtu 10.244.1.1)" = "mtu 1420"
+check "auto MTU: an address no link holds is an error" bash -c '! ip netns exec "$1" "$2" mtu 192.0.2.99 2>/dev/null' _ "$NODE" "$NODECTL"
 
 # ---- clean-up ----
 out=$(in_node "$NODECTL" remove "$CONF"); rc=$?

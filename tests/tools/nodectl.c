@@ -6,6 +6,8 @@
  *
  *   nodectl apply FILE    make the node match FILE; prints "writes N (...)"
  *   nodectl remove FILE   remove everything skein owns that FILE names
+ *   nodectl mtu [IP]      print --mtu=auto's answer ("mtu N") for the link
+ *                         holding IP, or the default route's link
  *
  * FILE has one item per line ('#' starts a comment):
  *   route DST [via IP] [dev DEV] [src IP] [table N] [onlink] [mtu N]
@@ -26,6 +28,7 @@
 
 #include "cniconf.h"
 #include "encap.h"
+#include "mtu.h"
 #include "nft.h"
 #include "route.h"
 
@@ -286,6 +289,33 @@ static int remove_all(struct nl *rt, struct nl *nf, struct node_conf *c, struct 
 	return c->conflist[0] ? cniconf_remove(c->conflist, err) : 0;
 }
 
+static int print_mtu(const char *ip_text)
+{
+	struct error err = { "" };
+	struct ip_addr ip = { 0 };
+	uint32_t mtu;
+	struct nl rt;
+	int ret;
+
+	if (ip_text && ip_parse(ip_text, &ip) < 0) {
+		fprintf(stderr, "nodectl: mtu: bad address %s\n", ip_text);
+		return 2;
+	}
+	ret = nl_open(&rt, NETLINK_ROUTE);
+	if (ret < 0) {
+		fprintf(stderr, "nodectl: netlink: %s\n", strerror(-ret));
+		return 1;
+	}
+	ret = mtu_auto(&rt, &ip, &mtu, &err);
+	nl_close(&rt);
+	if (ret < 0) {
+		fprintf(stderr, "nodectl: %s\n", err.msg);
+		return 1;
+	}
+	printf("mtu %u\n", mtu);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static struct node_conf conf;
@@ -294,8 +324,10 @@ int main(int argc, char **argv)
 	struct nl rt, nf;
 	int ret, r1, r2;
 
+	if (argc >= 2 && argc <= 3 && !strcmp(argv[1], "mtu"))
+		return print_mtu(argv[2]);
 	if (argc != 3 || (strcmp(argv[1], "apply") && strcmp(argv[1], "remove"))) {
-		fprintf(stderr, "usage: nodectl apply|remove FILE\n");
+		fprintf(stderr, "usage: nodectl apply|remove FILE, nodectl mtu [IP]\n");
 		return 2;
 	}
 	if (load(argv[2], &conf) < 0)
