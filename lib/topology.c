@@ -136,25 +136,6 @@ static bool alone(const struct topo *t, const struct node *n)
 	return t->o->granularity == GRANULARITY_FULL || !n->location[0] || !n->has_internal_ip;
 }
 
-struct seg_key {
-	bool by_node;
-	const char *name;
-	size_t node;
-};
-
-static int seg_key_cmp(const void *a, const void *b)
-{
-	const struct seg_key *x = a, *y = b;
-	int r;
-
-	if (x->by_node != y->by_node)
-		return x->by_node ? 1 : -1;
-	r = strcmp(x->name, y->name);
-	if (r)
-		return r;
-	return x->node < y->node ? -1 : x->node > y->node;
-}
-
 /* Leader order: the annotation, then a public endpoint, then the name (the
  * earlier node, as nodes are sorted by name). */
 static bool leads_before(const struct node *a, const struct node *b)
@@ -211,42 +192,95 @@ static void gather_hot(struct topo *t, size_t i)
 	h->encap = needs_encap(t, node);
 }
 
+/* Location name -> segment index, by open addressing: grouping costs O(n)
+ * plus sorting the distinct locations, not a sort of every node. */
+struct loc_slot {
+	const char *name; /* NULL: free */
+	size_t seg;
+};
+
+struct loc_table {
+	struct loc_slot *slots;
+	size_t mask;
+};
+
+static struct loc_slot *loc_slot(struct loc_table *lt, const char *location)
+{
+	size_t i = (size_t)name_hash("location", location) & lt->mask;
+
+	while (lt->slots[i].name && strcmp(lt->slots[i].name, location))
+		i = (i + 1) & lt->mask;
+	return &lt->slots[i];
+}
+
+static void location_segments(struct topo *t, struct loc_table *lt)
+{
+	for (size_t i = 0; i < t->c->n_nodes; i++) {
+		const struct node *node = &t->c->nodes[i];
+		struct loc_slot *slot;
+
+		if (alone(t, node))
+			continue;
+		slot = loc_slot(lt, node->location);
+		if (!slot->name) {
+			t->segs[t->n_segs] = (struct seg){ .name = node->location };
+			*slot = (struct loc_slot){ node->location, t->n_segs++ };
+		}
+	}
+}
+
+static int seg_name_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct seg *)a)->name, ((const struct seg *)b)->name);
+}
+
+/* Location segments sorted by name, then one segment per lone node in the
+ * model's (name) order; members listed in name order within each. */
 static int build_segments(struct topo *t)
 {
-	size_t n = t->c->n_nodes;
-	struct seg_key *keys = calloc(n ? n : 1, sizeof(*keys));
+	size_t n = t->c->n_nodes, cap = 16, *fill;
+	struct loc_table lt;
 
-	if (!keys)
+	while (cap < 2 * n)
+		cap *= 2;
+	lt = (struct loc_table){ calloc(cap, sizeof(struct loc_slot)), cap - 1 };
+	fill = calloc(n + 1, sizeof(*fill));
+	if (!lt.slots || !fill) {
+		free(lt.slots);
+		free(fill);
 		return -1;
+	}
+	for (size_t i = 0; i < n; i++)
+		gather_hot(t, i);
+	location_segments(t, &lt);
+	sort(t->segs, t->n_segs, sizeof(*t->segs), seg_name_cmp);
+	for (size_t i = 0; i < t->n_segs; i++)
+		loc_slot(&lt, t->segs[i].name)->seg = i;
 	for (size_t i = 0; i < n; i++) {
 		const struct node *node = &t->c->nodes[i];
 
-		keys[i].by_node = alone(t, node);
-		keys[i].name = keys[i].by_node ? node->name : node->location;
-		keys[i].node = i;
-		gather_hot(t, i);
-	}
-	sort(keys, n, sizeof(*keys), seg_key_cmp);
-	for (size_t i = 0; i < n; i++) {
-		struct seg *s = &t->segs[t->n_segs];
-
-		if (i == 0 || seg_key_cmp(&(struct seg_key){ keys[i].by_node, keys[i].name, 0 },
-					  &(struct seg_key){ keys[i - 1].by_node, keys[i - 1].name, 0 })) {
-			memset(s, 0, sizeof(*s));
-			s->first = i;
-			s->by_node = keys[i].by_node;
-			s->name = keys[i].name;
-			t->n_segs++;
+		if (alone(t, node)) {
+			t->segs[t->n_segs] = (struct seg){ .by_node = true, .name = node->name };
+			t->hot[i].seg = t->n_segs++;
+		} else {
+			t->hot[i].seg = loc_slot(&lt, node->location)->seg;
 		}
-		s = &t->segs[t->n_segs - 1];
-		s->count++;
-		s->n_members += t->hot[keys[i].node].member;
-		t->order[i] = keys[i].node;
-		t->hot[keys[i].node].seg = t->n_segs - 1;
 	}
-	free(keys);
+	for (size_t i = 0; i < n; i++) {
+		t->segs[t->hot[i].seg].count++;
+		t->segs[t->hot[i].seg].n_members += t->hot[i].member;
+	}
+	for (size_t i = 1; i < t->n_segs; i++)
+		t->segs[i].first = t->segs[i - 1].first + t->segs[i - 1].count;
+	for (size_t i = 0; i < n; i++) {
+		const struct seg *seg = &t->segs[t->hot[i].seg];
+
+		t->order[seg->first + fill[t->hot[i].seg]++] = i;
+	}
 	for (size_t i = 0; i < t->n_segs; i++)
 		t->segs[i].leader = elect_leader(t, &t->segs[i]);
+	free(lt.slots);
+	free(fill);
 	return 0;
 }
 

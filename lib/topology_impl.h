@@ -13,6 +13,10 @@
 #include "cidr.h"
 #include "error.h"
 
+/* FNV-1a of "kind:name": byte-wise, so every node computes the same on any
+ * architecture. */
+uint64_t name_hash(const char *kind, const char *name);
+
 /* One holder of a WireGuard IP: a segment ("location", "aws") or a node
  * ("node", "a"), with the addresses it already published, best first. */
 struct wgip_request {

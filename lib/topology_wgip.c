@@ -48,8 +48,7 @@ static void taken_add(struct taken *t, uint64_t off)
 	t->slots[taken_slot(t, off)] = off;
 }
 
-/* FNV-1a: byte-wise, so every node computes the same on any architecture. */
-static uint64_t hash_name(const char *kind, const char *name)
+uint64_t name_hash(const char *kind, const char *name)
 {
 	uint64_t h = 0xcbf29ce484222325ull;
 
@@ -102,7 +101,7 @@ static void hash_and_probe(const struct cidr *subnet, uint64_t usable, struct ta
 
 	if (*n_taken >= usable)
 		return;
-	off = 1 + hash_name(req->kind, req->name) % usable;
+	off = 1 + name_hash(req->kind, req->name) % usable;
 	while (taken_has(t, off))
 		off = off == usable ? 1 : off + 1;
 	taken_add(t, off);
