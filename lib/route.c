@@ -8,6 +8,8 @@
 #include <linux/fib_rules.h>
 #include <linux/rtnetlink.h>
 
+#include "link.h"
+
 /* ---- pure core: identity, normalization, diff ---- */
 
 struct route route_normalize(const struct route *r)
@@ -115,10 +117,34 @@ const char *rule_format(const struct rule *r, char *buf, size_t len)
 
 /* ---- netlink shell: routes ---- */
 
+/* Device names resolve through nl's own namespace (not the caller's), so
+ * a socket opened in another namespace works. */
+struct links {
+	struct link_info *items;
+	size_t n;
+};
+
+static const char *link_name(const struct links *l, unsigned index)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (l->items[i].index == (int)index)
+			return l->items[i].name;
+	return NULL;
+}
+
+static unsigned link_index(const struct links *l, const char *name)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (!strcmp(l->items[i].name, name))
+			return (unsigned)l->items[i].index;
+	return 0;
+}
+
 struct route_dump {
 	struct route *items;
 	size_t n, cap;
 	int err;
+	const struct links *links;
 };
 
 static struct route *route_dump_next(struct route_dump *d)
@@ -158,8 +184,11 @@ static uint32_t metrics_mtu(const struct nlattr *metrics)
 	return 0;
 }
 
-static void route_parse_attr(const struct nlattr *a, int family, struct route *r)
+static void route_parse_attr(const struct nlattr *a, int family, const struct links *links,
+			     struct route *r)
 {
+	const char *name;
+
 	switch (mnl_attr_get_type(a)) {
 	case RTA_DST:
 		attr_ip(a, family, &r->dst.ip);
@@ -171,8 +200,12 @@ static void route_parse_attr(const struct nlattr *a, int family, struct route *r
 		attr_ip(a, family, &r->src);
 		break;
 	case RTA_OIF:
-		if (!mnl_attr_validate(a, MNL_TYPE_U32) &&
-		    !if_indextoname(mnl_attr_get_u32(a), r->dev))
+		if (mnl_attr_validate(a, MNL_TYPE_U32))
+			break;
+		name = link_name(links, mnl_attr_get_u32(a));
+		if (name)
+			snprintf(r->dev, sizeof(r->dev), "%s", name);
+		else /* a link newer than our list: never equal to a wanted route */
 			snprintf(r->dev, sizeof(r->dev), "#%u", mnl_attr_get_u32(a));
 		break;
 	case RTA_TABLE:
@@ -203,15 +236,17 @@ static int route_dump_cb(const struct nlmsghdr *nlh, void *data)
 	r->table = rtm->rtm_table;
 	r->onlink = rtm->rtm_flags & RTNH_F_ONLINK;
 	mnl_attr_for_each(a, nlh, sizeof(*rtm))
-		route_parse_attr(a, rtm->rtm_family, r);
+		route_parse_attr(a, rtm->rtm_family, d->links, r);
 	return MNL_CB_OK;
 }
 
-static int route_dump(struct nl *nl, struct route_dump *d, struct error *err)
+static int route_dump(struct nl *nl, const struct links *links, struct route_dump *d,
+		      struct error *err)
 {
 	static const int families[] = { AF_INET, AF_INET6 };
 
 	memset(d, 0, sizeof(*d));
+	d->links = links;
 	for (size_t i = 0; i < 2; i++) {
 		struct nlmsghdr *nlh = nl_msg(nl, RTM_GETROUTE, NLM_F_DUMP);
 		struct rtmsg *rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
@@ -264,7 +299,8 @@ static void route_put(struct nlmsghdr *nlh, const struct route *r, unsigned ifin
 	}
 }
 
-static int route_write(struct nl *nl, enum change_op op, const struct route *r, struct error *err)
+static int route_write(struct nl *nl, const struct links *links, enum change_op op,
+		       const struct route *r, struct error *err)
 {
 	static const uint16_t flags[] = {
 		[CHANGE_ADD] = NLM_F_CREATE | NLM_F_EXCL,
@@ -277,9 +313,9 @@ static int route_write(struct nl *nl, enum change_op op, const struct route *r, 
 	struct nlmsghdr *nlh;
 	int ret;
 
-	/* A route read back from the kernel names a vanished device "#N":
+	/* A route read back from the kernel may name a vanished device "#N":
 	 * deleting it needs no device. */
-	if (op != CHANGE_DELETE && r->dev[0] && !(ifindex = if_nametoindex(r->dev)))
+	if (op != CHANGE_DELETE && r->dev[0] && !(ifindex = link_index(links, r->dev)))
 		return error_set(err, "add route %s: no device %s", route_format(r, buf, sizeof(buf)), r->dev);
 	nlh = nl_msg(nl, op == CHANGE_DELETE ? RTM_DELROUTE : RTM_NEWROUTE, flags[op]);
 	route_put(nlh, r, ifindex);
@@ -292,8 +328,8 @@ static int route_write(struct nl *nl, enum change_op op, const struct route *r, 
 
 /* Applies every change; a failed one is reported (the first failure wins
  * the message) without stopping the others. */
-static int apply_routes(struct nl *nl, const struct change *c, size_t n, const struct route *have,
-			const struct route *want, struct error *err)
+static int apply_routes(struct nl *nl, const struct links *links, const struct change *c, size_t n,
+			const struct route *have, const struct route *want, struct error *err)
 {
 	struct error one;
 	int ret = 0;
@@ -301,7 +337,7 @@ static int apply_routes(struct nl *nl, const struct change *c, size_t n, const s
 	for (size_t i = 0; i < n; i++) {
 		const struct route *r = c[i].op == CHANGE_DELETE ? &have[c[i].index] : &want[c[i].index];
 
-		if (route_write(nl, c[i].op, r, &one) < 0 && !ret) {
+		if (route_write(nl, links, c[i].op, r, &one) < 0 && !ret) {
 			ret = -1;
 			*err = one;
 		}
@@ -322,18 +358,20 @@ int route_sync(struct nl *nl, const struct route *want, size_t n_want, struct er
 {
 	struct route *norm = normalized_routes(want, n_want);
 	struct change *changes = NULL;
+	struct links links = { NULL, 0 };
 	struct route_dump have;
 	size_t n_changes;
 	int ret = -1;
 
 	if (!norm)
 		return error_set(err, "route sync: out of memory");
-	if (route_dump(nl, &have, err) < 0)
+	if (link_list(nl, &links.items, &links.n, err) < 0 || route_dump(nl, &links, &have, err) < 0)
 		goto out;
 	if (route_diff(have.items, have.n, norm, n_want, &changes, &n_changes, err) == 0)
-		ret = apply_routes(nl, changes, n_changes, have.items, norm, err);
+		ret = apply_routes(nl, &links, changes, n_changes, have.items, norm, err);
 	free(have.items);
 out:
+	free(links.items);
 	free(changes);
 	free(norm);
 	return ret;

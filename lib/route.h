@@ -8,6 +8,8 @@
  * difference: a sync with nothing to change sends no write (nl->writes
  * stays put), and an entry someone deleted is put back by the next sync.
  *
+ * Device names are resolved through nl's own namespace.
+ *
  * The diff is a pure function (route_diff, rule_diff) so it is tested as
  * tables; route_sync/rule_sync are the thin netlink shell around it.
  */

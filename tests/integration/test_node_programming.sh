@@ -169,7 +169,22 @@ check "changed remote: one FDB entry out, one in" test "$(apply)" = "writes 2 (r
 sed -i 's/^conflist \(.*\) mtu 1420/conflist \1 mtu 1380/' "$CONF"
 check "changed MTU: conflist rewritten alone" test "$(apply)" = "writes 1 (rtnl 0, nft 0, cni 1)"
 
+sed -i 's/^route fd00:244:9::\/64 via fd00:51::2/route fd00:244:9::\/64 via fd00:51::3/' "$CONF"
+check "changed IPv6 gateway: one write" test "$(apply)" = "writes 1 (rtnl 1, nft 0, cni 0)"
+check "changed IPv6 gateway: replaced in place" grep -q "^fd00:244:9::/64 via fd00:51::3 dev vout proto 107" <<<"$(ip -n "$NODE" -6 route show table 1107)"
+cp "$CONF" "$DIR/bad.conf"
+echo "route 10.244.6.0/24 dev nosuchdev table 1107" >>"$DIR/bad.conf"
+out=$(in_node "$NODECTL" apply "$DIR/bad.conf" 2>&1); rc=$?
+check "a route on a missing device fails, naming it" bash -c '[ "$1" -ne 0 ] && grep -q "no device nosuchdev" <<<"$2"' _ "$rc" "$out"
+check "a route on a missing device does not disturb the others" grep -q "^writes 0 " <<<"$out"
+
 # ---- traffic ----
+# The far side of the VXLAN: "out" as another node of the location.
+printf '%s\n' "vxlan skein.vx vni 1107 local 198.51.100.2 dev eth0 addr 10.5.0.2/24" \
+	"fdb 198.51.100.1" >"$DIR/out.conf"
+ip netns exec "$OUT" "$NODECTL" apply "$DIR/out.conf" >/dev/null
+check "VXLAN carries traffic between the nodes" test "$(in_node python3 "$DIR/client.py" 10.5.0.2 7777)" = 10.5.0.1
+ip netns exec "$OUT" "$NODECTL" remove "$DIR/out.conf" >/dev/null
 pod_says() { ip netns exec "$POD" python3 "$DIR/client.py" "$1" "$2"; }
 check "outside sees the node's address (masqueraded)" test "$(pod_says 203.0.113.10 7777)" = 198.51.100.1
 check "a cluster destination sees the pod's own address" test "$(pod_says 10.244.9.10 7777)" = 10.244.1.5
