@@ -663,6 +663,17 @@ static struct plan_peer *peer_at(const struct topo *t, size_t i)
 	return &((struct plan_peer *)t->peers.items)[i];
 }
 
+/* prefix + name into a plan_peer name (snprintf costs more than the rest
+ * of a peer). */
+static void join_name(char out[MODEL_NAME_MAX + 16], const char *prefix, const char *name)
+{
+	size_t lp = strlen(prefix), ln = strnlen(name, MODEL_NAME_MAX);
+
+	memcpy(out, prefix, lp);
+	memcpy(out + lp, name, ln);
+	out[lp + ln] = '\0';
+}
+
 static size_t node_peer(struct topo *t, size_t carrier)
 {
 	const struct node *n = &t->c->nodes[carrier];
@@ -672,9 +683,9 @@ static size_t node_peer(struct topo *t, size_t carrier)
 	if (t->peer_of[carrier] != NONE)
 		return t->peer_of[carrier];
 	if (t->o->granularity != GRANULARITY_CROSS && !s->by_node)
-		snprintf(p.name, sizeof(p.name), "location/%s", s->name);
+		join_name(p.name, "location/", s->name);
 	else
-		snprintf(p.name, sizeof(p.name), "node/%s", n->name);
+		join_name(p.name, "node/", n->name);
 	/* A NATed node's published endpoint is behind its NAT: only a
 	 * discovered one is worth dialing, else it dials in. */
 	p.endpoint = n->persistent_keepalive > 0 ? discovered_endpoint(t, &n->public_key) : n->endpoint;
@@ -750,8 +761,27 @@ static void allow(struct topo *t, size_t peer, const struct cidr *net)
 	p->allowed_ips[p->n_allowed_ips++] = *net;
 }
 
+/* Room for n items up front, so pushes never move large items. */
+static void reserve(struct topo *t, struct vec *v, size_t n, size_t size)
+{
+	void *p;
+
+	if (n <= v->cap)
+		return;
+	p = realloc(v->items, n * size);
+	if (!p) {
+		t->failed = true;
+		return;
+	}
+	v->items = p;
+	v->cap = n;
+}
+
 static void create_peers(struct topo *t)
 {
+	size_t most = t->o->granularity == GRANULARITY_CROSS ? t->c->n_nodes : t->n_segs;
+
+	reserve(t, &t->peers, most + t->c->n_peers, sizeof(struct plan_peer));
 	for (size_t n = 0; n < t->c->n_nodes; n++)
 		if (is_remote(t, n) && carrier_of(t, n) != NONE)
 			node_peer(t, carrier_of(t, n));
@@ -768,7 +798,7 @@ static void create_peers(struct topo *t)
 			.has_preshared_key = ext->has_preshared_key,
 		};
 
-		snprintf(p.name, sizeof(p.name), "peer/%s", ext->name);
+		join_name(p.name, "peer/", ext->name);
 		push(t, &t->peers, &p, sizeof(p));
 	}
 }
@@ -1046,20 +1076,36 @@ static int peer_rank_cmp(const void *a, const void *b)
 	return strcmp(((const struct peer_rank *)a)->name, ((const struct peer_rank *)b)->name);
 }
 
-/* Moves the peers into the plan sorted by name, each copied once (they
- * are large). */
+static bool peers_sorted(const struct topo *t)
+{
+	for (size_t i = 1; i < t->peers.n; i++)
+		if (strcmp(peer_at(t, i - 1)->name, peer_at(t, i)->name) > 0)
+			return false;
+	return true;
+}
+
+/* Moves the peers into the plan sorted by name: as they are (full and
+ * cross granularity create them in name order), else each copied once
+ * (they are large). */
 static int sort_peers(struct topo *t, struct plan *plan)
 {
-	struct peer_rank *order = calloc(t->peers.n + 1, sizeof(*order));
+	struct peer_rank *order;
 
-	plan->peers = calloc(t->peers.n + 1, sizeof(*plan->peers));
+	if (peers_sorted(t)) {
+		plan->peers = t->peers.items;
+		plan->n_peers = t->peers.n;
+		t->peers = (struct vec){ 0 };
+		return 0;
+	}
+	order = calloc(t->peers.n, sizeof(*order));
+	plan->peers = calloc(t->peers.n, sizeof(*plan->peers));
 	if (!order || !plan->peers) {
 		free(order);
 		return -1;
 	}
 	for (size_t i = 0; i < t->peers.n; i++)
 		order[i] = (struct peer_rank){ peer_at(t, i)->name, i };
-	sort(order, t->peers.n, sizeof(*order), peer_rank_cmp);
+	qsort(order, t->peers.n, sizeof(*order), peer_rank_cmp);
 	for (size_t i = 0; i < t->peers.n; i++)
 		plan->peers[i] = *peer_at(t, order[i].index);
 	plan->n_peers = t->peers.n;
@@ -1369,6 +1415,7 @@ static int compute(struct topo *t, struct plan *plan, struct error *err)
 	if (collect_endpoints(t) < 0)
 		return error_set(err, "out of memory");
 	t->route_out = &t->routes;
+	reserve(t, &t->routes, t->n_spine, sizeof(struct route));
 	spine_routes(t);
 	t->route_out = &t->extra_routes;
 	extra_routes(t);
