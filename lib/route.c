@@ -147,21 +147,24 @@ struct route_dump {
 	const struct links *links;
 };
 
-static struct route *route_dump_next(struct route_dump *d)
+/* The next zeroed slot of a growing array, or NULL (ENOMEM). */
+static void *append(void *items_ptr, size_t *n, size_t *cap, size_t size)
 {
-	if (d->n == d->cap) {
-		size_t cap = d->cap ? d->cap * 2 : 16;
-		struct route *p = realloc(d->items, cap * sizeof(*p));
+	void **items = items_ptr;
+	char *slot;
 
-		if (!p) {
-			d->err = -ENOMEM;
+	if (*n == *cap) {
+		size_t new_cap = *cap ? *cap * 2 : 16;
+		void *p = realloc(*items, new_cap * size);
+
+		if (!p)
 			return NULL;
-		}
-		d->items = p;
-		d->cap = cap;
+		*items = p;
+		*cap = new_cap;
 	}
-	memset(&d->items[d->n], 0, sizeof(d->items[0]));
-	return &d->items[d->n++];
+	slot = (char *)*items + (*n)++ * size;
+	memset(slot, 0, size);
+	return slot;
 }
 
 static void attr_ip(const struct nlattr *a, int family, struct ip_addr *out)
@@ -228,9 +231,11 @@ static int route_dump_cb(const struct nlmsghdr *nlh, void *data)
 	if (rtm->rtm_protocol != RTPROT_SKEIN || rtm->rtm_type != RTN_UNICAST ||
 	    (rtm->rtm_flags & RTM_F_CLONED))
 		return MNL_CB_OK;
-	r = route_dump_next(d);
-	if (!r)
+	r = append(&d->items, &d->n, &d->cap, sizeof(*r));
+	if (!r) {
+		d->err = -ENOMEM;
 		return MNL_CB_ERROR;
+	}
 	r->dst.ip.family = rtm->rtm_family;
 	r->dst.prefix = rtm->rtm_dst_len;
 	r->table = rtm->rtm_table;
@@ -426,19 +431,11 @@ static int rule_dump_cb(const struct nlmsghdr *nlh, void *data)
 
 	if (!rule_is_skeins(nlh, frh))
 		return MNL_CB_OK;
-	if (d->n == d->cap) {
-		size_t cap = d->cap ? d->cap * 2 : 8;
-		struct rule *p = realloc(d->items, cap * sizeof(*p));
-
-		if (!p) {
-			d->err = -ENOMEM;
-			return MNL_CB_ERROR;
-		}
-		d->items = p;
-		d->cap = cap;
+	r = append(&d->items, &d->n, &d->cap, sizeof(*r));
+	if (!r) {
+		d->err = -ENOMEM;
+		return MNL_CB_ERROR;
 	}
-	r = &d->items[d->n++];
-	memset(r, 0, sizeof(*r));
 	r->family = frh->family;
 	r->src.ip.family = r->dst.ip.family = frh->family;
 	r->src.prefix = frh->src_len;

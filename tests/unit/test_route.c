@@ -25,16 +25,20 @@ static struct route R(const char *dst, const char *via, const char *dev, uint32_
 	return route_normalize(&r);
 }
 
-/* Renders a change list as "D0 A1 R2" so a table row states it in one string. */
-static const char *render(const struct change *c, size_t n, char *buf, size_t len)
+/* Compares a change list, rendered as "D0 A1 R2", with a table row's
+ * expectation, and frees it. */
+static void expect_changes(const char *name, struct change *c, size_t n, const char *want)
 {
 	static const char ops[] = { [CHANGE_ADD] = 'A', [CHANGE_REPLACE] = 'R', [CHANGE_DELETE] = 'D' };
+	char buf[64] = "";
 	size_t off = 0;
 
-	buf[0] = '\0';
-	for (size_t i = 0; i < n && off < len; i++)
-		off += (size_t)snprintf(buf + off, len - off, "%s%c%zu", i ? " " : "", ops[c[i].op], c[i].index);
-	return buf;
+	for (size_t i = 0; i < n && off < sizeof(buf); i++)
+		off += (size_t)snprintf(buf + off, sizeof(buf) - off, "%s%c%zu", i ? " " : "",
+					ops[c[i].op], c[i].index);
+	free(c);
+	if (strcmp(buf, want))
+		fail_msg("%s: got \"%s\", want \"%s\"", name, buf, want);
 }
 
 static void test_route_diff_table(void **state)
@@ -65,8 +69,6 @@ static void test_route_diff_table(void **state)
 		{ "all at once", { a, b }, 2, { b_gw, c6 }, 2, "D0 R0 A1" },
 		{ "remove all", { a, b, c6 }, 3, { { .table = 0 } }, 0, "D0 D1 D2" },
 	};
-	char buf[64];
-
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct change *c;
@@ -75,9 +77,7 @@ static void test_route_diff_table(void **state)
 
 		assert_int_equal(route_diff(cases[i].have, cases[i].n_have, cases[i].want,
 					    cases[i].n_want, &c, &n, &err), 0);
-		if (strcmp(render(c, n, buf, sizeof(buf)), cases[i].changes))
-			fail_msg("%s: got \"%s\", want \"%s\"", cases[i].name, buf, cases[i].changes);
-		free(c);
+		expect_changes(cases[i].name, c, n, cases[i].changes);
 	}
 }
 
@@ -143,8 +143,6 @@ static void test_rule_diff_table(void **state)
 		{ "priority is identity", { pods }, 1, { pods_prio }, 1, "D0 A0" },
 		{ "remove all", { pods, to }, 2, { { .table = 0 } }, 0, "D0 D1" },
 	};
-	char buf[64];
-
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct change *c;
@@ -153,9 +151,7 @@ static void test_rule_diff_table(void **state)
 
 		assert_int_equal(rule_diff(cases[i].have, cases[i].n_have, cases[i].want,
 					   cases[i].n_want, &c, &n, &err), 0);
-		if (strcmp(render(c, n, buf, sizeof(buf)), cases[i].changes))
-			fail_msg("%s: got \"%s\", want \"%s\"", cases[i].name, buf, cases[i].changes);
-		free(c);
+		expect_changes(cases[i].name, c, n, cases[i].changes);
 	}
 }
 
