@@ -197,7 +197,7 @@ static int set_internal_ip(struct node_options *o, const char *s)
 		o->internal_ip.ip.family = 0;
 		return 0;
 	}
-	return cidr_parse_host(s, &o->internal_ip) < 0 && cidr_parse(s, &o->internal_ip) < 0 ? -1 : 0;
+	return cidr_parse_host(s, &o->internal_ip); /* with or without a prefix */
 }
 
 static int set_one(struct node_options *o, int id, const char *arg)

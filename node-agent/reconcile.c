@@ -15,14 +15,14 @@
 #include "keyfile.h"
 #include "link.h"
 #include "log.h"
+#include "mtu.h"
 #include "nft.h"
 #include "plan_device.h"
 #include "publish.h"
 #include "route.h"
 #include "sysctl.h"
 
-/* WireGuard's overhead: IPv6 outer header (40) + UDP (8) + WireGuard (32). */
-#define WG_OVERHEAD 80
+/* Without a detected underlay, assume Ethernet's. */
 #define FALLBACK_UNDERLAY_MTU 1500
 
 /* ---- start ---- */
@@ -86,11 +86,14 @@ void node_state_free(struct node_state *s)
 
 /* ---- one step each ---- */
 
-uint32_t node_mtu(const struct node_state *s)
+/* --mtu, else the underlay's MTU minus WireGuard's overhead (lib/mtu.h). */
+static int set_mtu(struct node_state *s, struct error *err)
 {
-	if (s->opts->mtu)
-		return s->opts->mtu;
-	return (s->underlay.mtu ? s->underlay.mtu : FALLBACK_UNDERLAY_MTU) - WG_OVERHEAD;
+	if (s->opts->mtu) {
+		s->mtu = s->opts->mtu;
+		return 0;
+	}
+	return mtu_for_underlay(s->underlay.mtu ? s->underlay.mtu : FALLBACK_UNDERLAY_MTU, &s->mtu, err);
 }
 
 static bool is_link_local(const struct cidr *c)
@@ -361,7 +364,7 @@ static void detect(struct run *r, const json_t *self)
 		node_status_address(self, "InternalIP", &prefer);
 	}
 	step(r, ERR_DETECT, underlay_detect(&r->s->rt, &wanted, &prefer, &r->s->underlay, &err), &err);
-	r->s->mtu = node_mtu(r->s);
+	step(r, ERR_DETECT, set_mtu(r->s, &err), &err);
 }
 
 static void apply(struct run *r, struct agent *a, const json_t *self, const struct cluster *model,

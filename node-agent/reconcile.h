@@ -59,10 +59,8 @@ int node_reconcile(struct agent *a, const struct cluster *model, void *ctx, stru
 int node_clean_up(struct node_state *s, struct agent *a, struct error *err);
 void node_state_free(struct node_state *s);
 
-/* Shared by reconcile.c and cleanup.c. */
-uint32_t node_mtu(const struct node_state *s);
-/* Removes the device's addresses except those equal to keep (may be NULL)
- * and link-local ones; adds keep if missing. Writes only what differs. */
+/* Shared with cleanup.c: removes the device's addresses except keep (may be
+ * NULL) and link-local ones; adds keep if missing. Writes only what differs. */
 int node_sync_device_address(struct node_state *s, int index, const struct cidr *keep,
 			     struct error *err);
 
