@@ -515,13 +515,19 @@ mc_register_node() {
 # mc_unregister_node NODE: deletes the Node object (a node leaving).
 mc_unregister_node() { mc_api DELETE "/api/v1/nodes/$1" -o /dev/null; }
 
-# mc_agent_start NODE [ARGS...]: starts bin/skein-agent in the node (with its
-# own wireguard-go, kubeconfig and directories). Extra ARGS go to the agent.
+# mc_agent_start NODE [ARGS...]: starts bin/skein-agent in the node with
+# the userspace WireGuard backend against the node's own wireguard-go
+# (skein0, started first unless running: it outlives agent restarts, as the
+# userspace DaemonSet's sidecar does), its own kubeconfig, key and CNI
+# config. /healthz and /metrics on 127.0.0.1:1107 in the node. Extra ARGS go
+# to the agent (e.g. --mesh-granularity=full, --resync-period=1s).
 mc_agent_start() {
 	local node=$1; shift
 	[ -x "$MC_ROOT/bin/skein-agent" ] || { mc_die "no $MC_ROOT/bin/skein-agent (make)"; return 1; }
+	mc_daemon_pid "$(mc_ns "$node")" wireguard-go-skein0 >/dev/null || mc_wg_start "$node" skein0 || return 1
 	mc_node_daemon "$node" agent "$MC_ROOT/bin/skein-agent" \
-		--kubeconfig /var/lib/skein/kubeconfig --hostname "$node" "$@"
+		--kubeconfig /var/lib/skein/kubeconfig --hostname "$node" \
+		--wireguard=userspace --listen=127.0.0.1:1107 "$@"
 }
 
 # mc_agent_stop NODE [SIGNAL]: TERM by default; KILL simulates a crash.
