@@ -903,6 +903,11 @@ static bool holds_endpoint(const struct topo *t, const struct cidr *dst)
 	if (!t->n_endpoints)
 		return false;
 	net = net_key(0, dst, 0);
+	/* Starts below the lowest endpoint without holding it: wholly below
+	 * every endpoint (pod CIDRs usually are), no search needed. */
+	if (net_keys_lower_bound(&net, 1, &t->endpoints[0]) == 1 &&
+	    !net_key_contains(&net, &t->endpoints[0]))
+		return false;
 	i = net_keys_lower_bound(t->endpoints, t->n_endpoints, &net);
 	return i < t->n_endpoints && net_key_contains(&net, &t->endpoints[i]);
 }
@@ -915,7 +920,12 @@ static void copy_ifname(char to[IF_NAMESIZE], const char from[IF_NAMESIZE])
 
 static void route_to(struct topo *t, const struct route *r)
 {
-	push(t, t->route_out, r, sizeof(*r));
+	struct vec *v = t->route_out;
+
+	if (v->n < v->cap)
+		((struct route *)v->items)[v->n++] = *r; /* the common case, inlined */
+	else
+		push(t, v, r, sizeof(*r));
 }
 
 static void route_via_tunnel(struct topo *t, const struct cidr *dst)
