@@ -62,6 +62,18 @@ static int create_veth(struct cni_wiring *w, const struct cni_env *env,
 	return 0;
 }
 
+/* The node sends neighbour solicitations only from a link-local address
+ * that finished DAD, which the kernel's own takes a second or two to do:
+ * a fixed one without DAD lets pods be reached at once. */
+static int add_host_link_local(struct cni_wiring *w, struct error *err)
+{
+	struct cidr ll;
+
+	if (cidr_parse("fe80::1/64", &ll) < 0)
+		return error_set(err, "link-local address");
+	return link_addr_add(&w->host, w->host_link.index, &ll, IFA_F_NODAD, err);
+}
+
 /* Host: the gateway on the veth and a host route to the pod. Pod: its
  * address as a host prefix and a default route via the gateway, which is
  * reachable on the link (onlink) though it is in no subnet of the pod. */
@@ -80,7 +92,8 @@ static int wire_address(struct cni_wiring *w, const struct cidr *range,
 		return error_set(err, "range without gateway");
 	gw_host = cidr_host(&gw);
 	dflt.gateway = gw;
-	if (link_addr_add(&w->host, w->host_link.index, &gw_host, IFA_F_NODAD, err) < 0 ||
+	if ((ip->family == AF_INET6 && add_host_link_local(w, err) < 0) ||
+	    link_addr_add(&w->host, w->host_link.index, &gw_host, IFA_F_NODAD, err) < 0 ||
 	    link_route_add(&w->host, &to_pod, false, err) < 0 ||
 	    link_addr_add(&w->pod, w->pod_link.index, &pod_host, IFA_F_NODAD, err) < 0 ||
 	    link_route_add(&w->pod, &dflt, false, err) < 0)

@@ -159,6 +159,22 @@ static void put_link_basics(struct nlmsghdr *nlh, const char *name, uint32_t mtu
 		mnl_attr_put_u32(nlh, IFLA_MTU, mtu);
 }
 
+/* The kernel takes IFLA_IFALIAS only on an existing link. */
+static int link_set_alias(struct nl *nl, const char *name, const char *alias,
+			  struct error *err)
+{
+	struct nlmsghdr *nlh = nl_msg(nl, RTM_NEWLINK, 0);
+	int ret;
+
+	put_ifinfo(nlh, 0);
+	mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+	mnl_attr_put_strz(nlh, IFLA_IFALIAS, alias);
+	ret = nl_talk(nl, nlh, NULL, NULL);
+	if (ret < 0)
+		error_set(err, "link %s: setting alias: %s", name, strerror(-ret));
+	return ret;
+}
+
 int link_veth_create(struct nl *nl, const char *name, const char *peer,
 		     int peer_netns_fd, uint32_t mtu, struct error *err)
 {
@@ -177,8 +193,6 @@ int link_veth_create_alias(struct nl *nl, const char *name, const char *peer,
 	ifi = put_ifinfo(nlh, 0);
 	ifi->ifi_flags = ifi->ifi_change = IFF_UP;
 	put_link_basics(nlh, name, mtu);
-	if (alias)
-		mnl_attr_put_strz(nlh, IFLA_IFALIAS, alias);
 	linkinfo = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
 	mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "veth");
 	data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
@@ -197,6 +211,8 @@ int link_veth_create_alias(struct nl *nl, const char *name, const char *peer,
 	ret = nl_talk(nl, nlh, NULL, NULL);
 	if (ret < 0)
 		error_set(err, "creating veth %s (peer %s): %s", name, peer, strerror(-ret));
+	else if (alias)
+		ret = link_set_alias(nl, name, alias, err);
 	return ret;
 }
 
