@@ -160,6 +160,7 @@ while read -r m; do
 	insmod "/modules/$m" || echo "kernel-vm: insmod $m failed"
 done </modules/order
 ip link set lo up
+echo   # the firmware's terminal escapes end the previous line
 sh /test.sh
 echo "KERNEL-VM-RESULT rc=$?"
 sync

@@ -90,7 +90,7 @@ out:
 	return ret;
 }
 
-/* mkdir -p, the directories skein creates being 0700. */
+/* mkdir -p of path's directory, the directories skein creates being 0700. */
 static int make_dirs(const char *path, struct error *err)
 {
 	char dir[PATH_MAX];
@@ -103,17 +103,18 @@ static int make_dirs(const char *path, struct error *err)
 	if (!slash || slash == dir)
 		return 0;
 	*slash = '\0';
-	for (char *p = dir + 1; *p; p++) {
-		if (*p != '/')
+	for (char *p = dir + 1;; p++) {
+		char c = *p;
+
+		if (c != '/' && c != '\0')
 			continue;
 		*p = '\0';
 		if (mkdir(dir, 0700) < 0 && errno != EEXIST)
 			return error_set(err, "creating %s: %s", dir, strerror(errno));
-		*p = '/';
+		if (c == '\0')
+			return 0;
+		*p = c;
 	}
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-		return error_set(err, "creating %s: %s", dir, strerror(errno));
-	return 0;
 }
 
 static int write_all(int fd, const char *buf, size_t len)

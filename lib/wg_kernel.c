@@ -18,6 +18,7 @@
 #include <linux/wireguard.h>
 
 #include "key.h"
+#include "link.h"
 
 /* As wg(8): one page per message, so a few hundred peers need several. */
 #define WG_NL_MSG_MAX 8192
@@ -501,34 +502,25 @@ int wg_kernel_set(const struct wg_device *dev, unsigned long *writes, struct err
 
 /* --- the link --- */
 
-static int link_request(uint16_t type, uint16_t flags, const char *ifname, const char *kind)
+int wg_kernel_create(const char *ifname, struct error *err)
 {
 	struct ifinfomsg *ifi;
 	struct nlmsghdr *nlh;
+	struct nlattr *info;
 	struct nl nl;
 	int ret = nl_open(&nl, NETLINK_ROUTE);
 
 	if (ret < 0)
-		return ret;
-	nlh = nl_msg(&nl, type, flags);
+		return error_set(err, "%s: rtnetlink socket: %s", ifname, strerror(-ret));
+	nlh = nl_msg(&nl, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
 	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
 	ifi->ifi_family = AF_UNSPEC;
 	mnl_attr_put_strz(nlh, IFLA_IFNAME, ifname);
-	if (kind) {
-		struct nlattr *info = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
-
-		mnl_attr_put_strz(nlh, IFLA_INFO_KIND, kind);
-		mnl_attr_nest_end(nlh, info);
-	}
+	info = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
+	mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "wireguard");
+	mnl_attr_nest_end(nlh, info);
 	ret = nl_talk(&nl, nlh, NULL, NULL);
 	nl_close(&nl);
-	return ret;
-}
-
-int wg_kernel_create(const char *ifname, struct error *err)
-{
-	int ret = link_request(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, ifname, "wireguard");
-
 	if (ret < 0 && ret != -EEXIST)
 		return error_set(err, "%s: creating wireguard link: %s", ifname, strerror(-ret));
 	return 0;
@@ -536,9 +528,12 @@ int wg_kernel_create(const char *ifname, struct error *err)
 
 int wg_link_delete(const char *ifname, struct error *err)
 {
-	int ret = link_request(RTM_DELLINK, 0, ifname, NULL);
+	struct nl nl;
+	int ret = nl_open(&nl, NETLINK_ROUTE);
 
-	if (ret < 0 && ret != -ENODEV)
-		return error_set(err, "%s: deleting link: %s", ifname, strerror(-ret));
-	return 0;
+	if (ret < 0)
+		return error_set(err, "%s: rtnetlink socket: %s", ifname, strerror(-ret));
+	ret = link_delete(&nl, ifname, err);
+	nl_close(&nl);
+	return ret < 0 && ret != -ENODEV ? -1 : 0;
 }

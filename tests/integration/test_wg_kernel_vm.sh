@@ -125,7 +125,8 @@ GUEST
 	--bin "$WGCTL" --bin /usr/sbin/ip:/usr/sbin/ip --bin "$(command -v wg)" \
 	"$work/guest.sh" >"$work/console.log" 2>"$work/vm.err"
 rc=$?
-tr -d '\r' <"$work/console.log" | grep -E '^(PASS|FAIL|SKIP|REPORT): '
+# The console may put terminal escapes before a line: take the line's tail.
+tr -d '\r' <"$work/console.log" | grep -oE '(PASS|FAIL|SKIP|REPORT): .*'
 if [ "$rc" -eq 125 ]; then
 	skip "kernel_vm: the VM could not run ($(tail -1 "$work/vm.err"))"
 	exit 0
