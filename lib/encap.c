@@ -53,16 +53,14 @@ static int underlay_family(const struct encap_config *conf, struct error *err)
 
 /* ---- the device ---- */
 
-static int vxlan_create(struct nl *nl, const struct encap_config *conf, struct error *err)
+static int vxlan_create(struct nl *nl, const struct encap_config *conf, unsigned underlay,
+			struct error *err)
 {
 	struct nlmsghdr *nlh = nl_msg(nl, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
 	struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
 	struct nlattr *info, *data;
-	unsigned underlay = 0;
 	int ret;
 
-	if (conf->underlay[0] && !(underlay = if_nametoindex(conf->underlay)))
-		return error_set(err, "encapsulation %s: no underlay device %s", conf->ifname, conf->underlay);
 	ifi->ifi_family = AF_UNSPEC;
 	mnl_attr_put_strz(nlh, IFLA_IFNAME, conf->ifname);
 	if (conf->mtu)
@@ -86,22 +84,117 @@ static int vxlan_create(struct nl *nl, const struct encap_config *conf, struct e
 	return 0;
 }
 
+/* The parameters a VXLAN device is created with, as the kernel reports them. */
+struct vxlan_params {
+	uint32_t vni, link;
+	uint16_t port;          /* network byte order */
+	struct ip_addr local;
+	bool learning;
+};
+
+static struct vxlan_params wanted_params(const struct encap_config *conf, unsigned underlay)
+{
+	struct vxlan_params p = {
+		.vni = conf->vni ? conf->vni : ENCAP_DEFAULT_VNI,
+		.link = underlay,
+		.port = htons(conf->port ? conf->port : ENCAP_DEFAULT_PORT),
+		.local = conf->local,
+	};
+
+	return p;
+}
+
+static void parse_vxlan_attr(const struct nlattr *a, struct vxlan_params *p)
+{
+	switch (mnl_attr_get_type(a)) {
+	case IFLA_VXLAN_ID:
+		p->vni = mnl_attr_get_u32(a);
+		break;
+	case IFLA_VXLAN_LINK:
+		p->link = mnl_attr_get_u32(a);
+		break;
+	case IFLA_VXLAN_PORT:
+		p->port = mnl_attr_get_u16(a);
+		break;
+	case IFLA_VXLAN_LEARNING:
+		p->learning = mnl_attr_get_u8(a);
+		break;
+	case IFLA_VXLAN_LOCAL:
+	case IFLA_VXLAN_LOCAL6:
+		p->local.family = mnl_attr_get_payload_len(a) == 16 ? AF_INET6 : AF_INET;
+		memcpy(p->local.bytes, mnl_attr_get_payload(a), ip_len(&p->local));
+		break;
+	}
+}
+
+static int vxlan_params_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct nlattr *a, *b, *c;
+
+	mnl_attr_for_each(a, nlh, sizeof(struct ifinfomsg)) {
+		if (mnl_attr_get_type(a) != IFLA_LINKINFO)
+			continue;
+		mnl_attr_for_each_nested(b, a) {
+			if (mnl_attr_get_type(b) != IFLA_INFO_DATA)
+				continue;
+			mnl_attr_for_each_nested(c, b)
+				parse_vxlan_attr(c, data);
+		}
+	}
+	return MNL_CB_OK;
+}
+
+static int vxlan_params_read(struct nl *nl, int index, struct vxlan_params *p)
+{
+	struct nlmsghdr *nlh = nl_msg(nl, RTM_GETLINK, 0);
+	struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+
+	memset(p, 0, sizeof(*p));
+	ifi->ifi_family = AF_UNSPEC;
+	ifi->ifi_index = index;
+	mnl_attr_put_u32(nlh, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
+	return nl_talk(nl, nlh, vxlan_params_cb, p);
+}
+
+static bool params_equal(const struct vxlan_params *a, const struct vxlan_params *b)
+{
+	return a->vni == b->vni && a->link == b->link && a->port == b->port &&
+	       a->learning == b->learning && ip_equal(&a->local, &b->local);
+}
+
+/* The device exists with conf's parameters: created, or recreated when
+ * the VNI, port, local address or underlay changed (they cannot be
+ * changed in place). */
 static int vxlan_get(struct nl *nl, const struct encap_config *conf, struct link_info *li,
 		     struct error *err)
 {
-	int ret = link_get(nl, conf->ifname, li, err);
+	struct vxlan_params have, want;
+	unsigned underlay = 0;
+	int ret;
 
+	if (conf->underlay[0]) {
+		if (link_get(nl, conf->underlay, li, err) < 0)
+			return error_prefix(err, "encapsulation %s: underlay", conf->ifname);
+		underlay = (unsigned)li->index;
+	}
+	want = wanted_params(conf, underlay);
+	ret = link_get(nl, conf->ifname, li, err);
+	if (ret == 0 && strcmp(li->kind, "vxlan"))
+		return error_set(err, "encapsulation: device %s exists and is a %s device, not VXLAN",
+				 conf->ifname, li->kind[0] ? li->kind : "plain");
+	if (ret == 0 && (ret = vxlan_params_read(nl, li->index, &have)) < 0)
+		return error_set(err, "encapsulation %s: read: %s", conf->ifname, strerror(-ret));
+	if (ret == 0 && !params_equal(&have, &want)) {
+		if (link_delete(nl, conf->ifname, err) < 0)
+			return error_prefix(err, "encapsulation: recreate");
+		ret = -ENODEV;
+	}
 	if (ret == -ENODEV) {
-		if (vxlan_create(nl, conf, err) < 0)
+		if (vxlan_create(nl, conf, underlay, err) < 0)
 			return -1;
 		ret = link_get(nl, conf->ifname, li, err);
 	}
-	if (ret < 0)
-		return error_prefix(err, "encapsulation");
-	if (strcmp(li->kind, "vxlan"))
-		return error_set(err, "encapsulation: device %s exists and is a %s device, not VXLAN",
-				 conf->ifname, li->kind[0] ? li->kind : "plain");
-	return 0;
+	return ret < 0 ? error_prefix(err, "encapsulation") : 0;
 }
 
 static bool is_link_local(const struct cidr *c)

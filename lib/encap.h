@@ -7,7 +7,9 @@
  * node and nothing is learned from packets. encap_sync creates the device
  * if needed and afterwards writes only differences (MTU, up state, the
  * address, FDB entries); a sync with nothing to change writes nothing.
- * An existing device of that name keeps its VNI, port and local address.
+ * A device whose VNI, port, local address or underlay differ (these cannot
+ * change in place) is recreated; a device of that name of another kind is
+ * an error and left alone.
  */
 #ifndef SKEIN_ENCAP_H
 #define SKEIN_ENCAP_H

@@ -166,6 +166,16 @@ check "changed gateway: one route replaced, nothing else" test "$out" = "writes 
 check "changed gateway: only that line differs" test "$(diff "$DIR/s1" "$DIR/s2" | grep -c '^[<>]')" -eq 2
 sed -i 's/^fdb 198.51.100.3/fdb 198.51.100.4/' "$CONF"
 check "changed remote: one FDB entry out, one in" test "$(apply)" = "writes 2 (rtnl 2, nft 0, cni 0)"
+sed -i 's/^vxlan skein.vx vni 1107/vxlan skein.vx vni 1108/' "$CONF"
+out=$(apply)
+check "changed VNI: the VXLAN device is recreated with it" grep -q "vxlan id 1108 " <<<"$(ip -n "$NODE" -d link show skein.vx)"
+check "changed VNI: its address and FDB come back, routes through it too" bash -c \
+	'grep -q "inet 10.5.0.1/24" <<<"$(ip -n "$1" addr show skein.vx)" &&
+	 [ "$(bridge -n "$1" fdb show dev skein.vx | grep -c "^00:00:00:00:00:00")" -eq 2 ] &&
+	 grep -q "^10.244.8.0/24 via 10.5.0.8 dev skein.vx" <<<"$(ip -n "$1" route show table 1107)"' _ "$NODE"
+check "changed VNI: then nothing to do" test "$(apply | writes)" -eq 0
+sed -i 's/^vxlan skein.vx vni 1108/vxlan skein.vx vni 1107/' "$CONF"
+apply >/dev/null
 sed -i 's/^conflist \(.*\) mtu 1420/conflist \1 mtu 1380/' "$CONF"
 check "changed MTU: conflist rewritten alone" test "$(apply)" = "writes 1 (rtnl 0, nft 0, cni 1)"
 
