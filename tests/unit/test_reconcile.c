@@ -62,17 +62,25 @@ static void make_plan(struct plan *plan)
 	plan->n_peers = 3;
 }
 
+/* The device for make_plan()'s plan with private key K(7), port 51820. */
+static void build(const struct ip_addr endpoints[3], struct wg_device *dev)
+{
+	struct wg_key priv = K(7);
+	struct plan plan;
+	struct error err;
+
+	make_plan(&plan);
+	assert_int_equal(plan_device(&plan, "skein0", &priv, 51820, endpoints, dev, &err), 0);
+}
+
 static void test_plan_device_fields(void **state)
 {
 	struct ip_addr endpoints[3] = { IP("192.0.2.1"), { 0 }, IP("198.51.100.7") };
 	struct wg_key priv = K(7);
 	struct wg_device dev;
-	struct plan plan;
-	struct error err;
 
 	(void)state;
-	make_plan(&plan);
-	assert_int_equal(plan_device(&plan, "skein0", &priv, 51820, endpoints, &dev, &err), 0);
+	build(endpoints, &dev);
 	assert_string_equal(dev.name, "skein0");
 	assert_int_equal(dev.flags, WG_DEVICE_HAS_PRIVATE_KEY | WG_DEVICE_HAS_LISTEN_PORT);
 	assert_true(key_equal(&dev.private_key, &priv));
@@ -105,14 +113,10 @@ static void test_plan_device_fields(void **state)
 static void test_plan_device_unresolved_name(void **state)
 {
 	struct ip_addr endpoints[3] = { IP("192.0.2.1"), { 0 }, { 0 } };
-	struct wg_key priv = K(7);
 	struct wg_device dev;
-	struct plan plan;
-	struct error err;
 
 	(void)state;
-	make_plan(&plan);
-	assert_int_equal(plan_device(&plan, "skein0", &priv, 51820, endpoints, &dev, &err), 0);
+	build(endpoints, &dev);
 	assert_int_equal(dev.peers[2].flags, WG_PEER_HAS_PRESHARED_KEY);
 	wg_device_free(&dev);
 }
