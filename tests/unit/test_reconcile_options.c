@@ -193,8 +193,8 @@ static void test_metrics_text(void **state)
 		"skein_reconcile_applies_total 4\n",
 		"skein_reconcile_errors_total{kind=\"route\"} 5\n",
 		"skein_reconcile_errors_total{kind=\"nft\"} 0\n",
-		"skein_reconcile_duration_seconds_sum 0.250000000\n"
-		"skein_reconcile_duration_seconds_count 7\n",
+		("skein_reconcile_duration_seconds_sum 0.250000000\n"
+		 "skein_reconcile_duration_seconds_count 7\n"),
 		"skein_node_writes_total{kind=\"netlink\"} 10\n",
 		"skein_node_writes_total{kind=\"wireguard\"} 2\n",
 		"skein_node_writes_total{kind=\"nft\"} 1\n",
