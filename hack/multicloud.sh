@@ -440,6 +440,7 @@ mc_udp_bound() { [ -n "$(ip netns exec "$1" ss -Hlun "sport = :$2")" ]; }
 # kubeconfig (CA embedded) as its /var/lib/skein/kubeconfig. ARGS go to the
 # server (fault injection: --delay, --fail-next...). Its state, including
 # admin.kubeconfig and server.json, is in $SKEIN_MC_STATE/apiserver.
+# shellcheck disable=SC2120 # ARGS are for callers outside this file
 mc_start_apiserver() {
 	local server=$MC_ROOT/tests/apiserver/server.py st=$MC_STATE/apiserver node args=()
 	[ -f "$server" ] || { mc_die "no $server (the test API server)"; return 1; }
@@ -528,6 +529,20 @@ mc_agent_start() {
 	mc_node_daemon "$node" agent "$MC_ROOT/bin/skein-agent" \
 		--kubeconfig /var/lib/skein/kubeconfig --hostname "$node" \
 		--wireguard=userspace --listen=127.0.0.1:1107 "$@"
+}
+
+# mc_cluster_up [AGENT ARGS...]: the API server, every node registered and
+# running its agent, until every agent has written its CNI config.
+mc_cluster_up() {
+	local node
+	mc_start_apiserver || return 1
+	for node in "${MC_NODES[@]}"; do
+		mc_register_node "$node" && mc_agent_start "$node" "$@" || return 1
+	done
+	for node in "${MC_NODES[@]}"; do
+		mc_wait 30 test -s "$(mc_node_dir "$node")/cni-net.d/$MC_CONFLIST" ||
+			{ mc_die "node $node: the agent wrote no CNI config (see $(mc_agent_log "$node"))"; return 1; }
+	done
 }
 
 # mc_agent_stop NODE [SIGNAL]: TERM by default; KILL simulates a crash.
@@ -645,8 +660,8 @@ mc_status() {
 	local ns pids f
 	echo "prefix $MC_PREFIX, state $MC_STATE"
 	for ns in $(mc_list_ns); do
-		pids=$(ip netns pids "$ns" | tr '\n' ' ')
-		printf '  %-24s %s\n' "$ns" "${pids:+pids $pids}"
+		pids=$(ip netns pids "$ns" | xargs -r ps -o pid=,comm= -p | awk '{printf "%s(%s) ", $2, $1}')
+		printf '  %-24s %s\n' "$ns" "$pids"
 	done
 	for f in "$MC_STATE"/pods/*.node; do
 		[ -f "$f" ] || continue
@@ -658,6 +673,7 @@ mc_status() {
 mc_usage() {
 	cat >&2 <<EOF
 usage: $0 up|down|status
+       $0 agents [AGENT ARGS...]  after up: API server, Node objects, an agent on every node
        $0 exec NODE CMD...        run CMD in NODE with its own mounts
        $0 pod-add NODE POD        wire a pod namespace through NODE's CNI config
        $0 pod-del POD
@@ -679,6 +695,12 @@ mc_main() {
 		mc_up || return 1
 		trap - INT TERM
 		mc_log "up: $(mc_list_ns | wc -l) namespaces; '$0 down' removes them"
+		;;
+	agents)
+		trap 'mc_down; exit 130' INT TERM
+		mc_cluster_up "$@" || return 1
+		trap - INT TERM
+		mc_log "agents: running on ${MC_NODES[*]}; API: $(mc_apiserver_url) (admin: $MC_STATE/apiserver/admin.kubeconfig)"
 		;;
 	down) mc_down ;;
 	status) mc_status ;;

@@ -21,6 +21,29 @@ check "bad prefix is refused by name" \
 out=$(mc_node_exec nosuch true 2>&1)
 check "unknown node is refused by name" test $? -ne 0 -a "${out/nosuch/}" != "$out"
 
+# A set-up that fails half way, or is interrupted, leaves nothing behind.
+(
+	export SKEIN_MC_PREFIX=${T_PREFIX}mf
+	. "$SKEIN_ROOT/hack/multicloud.sh"
+	on_exit mc_down
+	eval "orig_$(declare -f mc_node_up)"
+	mc_node_up() { [ "$1" != gcp-2 ] && orig_mc_node_up "$1"; }
+	! mc_up 2>/dev/null && [ -z "$(mc_list_ns)" ] && [ ! -e "$MC_STATE" ]
+)
+check "a set-up failing half way removes what it made" test $? -eq 0
+(
+	export SKEIN_MC_PREFIX=${T_PREFIX}mi
+	. "$SKEIN_ROOT/hack/multicloud.sh"
+	on_exit mc_down
+	"$SKEIN_ROOT/hack/multicloud.sh" up 2>/dev/null &
+	mc_wait 5 ip netns pids "$(mc_ns inet)" 2>/dev/null
+	kill -TERM $!
+	wait $!
+	rc=$?
+	[ "$rc" -eq 130 ] && [ -z "$(mc_list_ns)" ] && [ ! -e "$MC_STATE" ]
+)
+check "an interrupted set-up removes what it made" test $? -eq 0
+
 if ! mc_up; then fail "multicloud up"; exit 1; fi
 pass "multicloud up"
 
