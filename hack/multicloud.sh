@@ -654,6 +654,20 @@ print(s.recv(128).decode().strip())
 ' "$proto" "$host" "$port" "$sport" 2>/dev/null
 }
 
+# mc_ping_start NS TAG DEST [INTERVAL]: a continuous ping (default every
+# 10 ms) in the background; mc_ping_stop NS TAG ends it and prints
+# "TRANSMITTED RECEIVED", for outage and restart measurements.
+mc_ping_start() {
+	mc_ns_daemon "$1" "$2" "$MC_STATE/log" ping -q -i "${4:-0.01}" -W 1 "$3"
+}
+
+mc_ping_stop() {
+	local log=$MC_STATE/log/$2.log
+	mc_daemon_stop "$1" "$2" INT
+	sed -n 's/^\([0-9]*\) packets transmitted, \([0-9]*\) received.*/\1 \2/p' "$log" | grep . ||
+		{ mc_die "ping $2 in $1: no statistics in $log"; return 1; }
+}
+
 # ---------------------------------------------------------------------- CLI
 
 mc_status() {
