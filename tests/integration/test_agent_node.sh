@@ -6,7 +6,8 @@
 # The agent runs with the userspace backend against its own wireguard-go
 # (UAPI socket directory bind-mounted in a private mount namespace).
 # Checks: device peers/allowed IPs, address and MTU, routes, rules, table
-# inet skein, conflist, annotations; a resync with nothing changed writes
+# inet skein, conflist, annotations; a node of the same location in another
+# subnet is reached over VXLAN; a resync with nothing changed writes
 # nothing; one remote's pod CIDR change touches only its peer; a route
 # deleted by hand comes back; a NATed remote's endpoint is discovered and
 # published; SIGTERM leaves the namespace byte for byte as before.
@@ -15,7 +16,7 @@ need_root
 
 AGENT=$BIN/skein-agent
 API=$SKEIN_ROOT/tests/apiserver
-for tool in wireguard-go wg nft curl python3 openssl; do
+for tool in wireguard-go wg nft curl python3 openssl bridge ping; do
 	if ! command -v "$tool" >/dev/null; then skip "agent_node: $tool not installed"; exit 0; fi
 done
 if [ ! -x "$AGENT" ]; then fail "agent_node: $AGENT not built"; exit 1; fi
@@ -184,6 +185,21 @@ check "ping over the tunnel to the NATed node's WireGuard IP" \
 	bash -c "ip netns exec '$NODE' ping -c 2 -i 0.2 -W 2 -q 10.4.0.11 >/dev/null"
 wait_applies 2
 check "the learned endpoint survives resyncs" [ "$(peer_field "$r1_pub" 3)" = 192.168.91.1:51821 ]
+
+# A node joins n1's location from another subnet: reached through VXLAN,
+# and no WireGuard peer changes.
+wgw=$(wg_writes)
+kl node add r3 --pod-cidr 10.244.5.0/24 --internal-ip 10.30.0.2 --location home \
+	--annotation skein.dev/public-key="$(wg genkey | wg pubkey)" >/dev/null
+check "same location, other subnet: pod CIDR routed through the VXLAN device" wait_for 10 \
+	bash -c "ip -n '$NODE' route show table 1107 | grep -q '^10.244.5.0/24 via 10.30.0.2 dev skein-vx proto 107 onlink'"
+check "... which floods to r3's private IP only" \
+	[ "$(bridge -n "$NODE" fdb show dev skein-vx | grep -c dst)" = 1 ] && \
+	bridge -n "$NODE" fdb show dev skein-vx | grep -q '^00:00:00:00:00:00 dst 10.30.0.2 '
+check "... over the underlay, up, VNI 1107" \
+	bash -c "ip -n '$NODE' -d link show skein-vx | grep -q 'vxlan id 1107 .*local 192.168.91.2 dev eth0' &&
+		ip -n '$NODE' -o link show skein-vx | grep -q ',UP'"
+check "... and no WireGuard write" [ "$(wg_writes)" = "$wgw" ]
 
 # A resync with nothing to change writes nothing.
 w1=$(writes)
