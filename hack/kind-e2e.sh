@@ -38,7 +38,7 @@ if kind get clusters 2>/dev/null | grep -qx "$CLUSTER"; then
 fi
 
 # The image the manifests run, built locally under that very name.
-image=$(grep -h '^ *image: *ghcr.io/skein-dev/skein' "$ROOT"/manifests/*.yaml | awk '{print $2}' | sort -u)
+image=$(grep -h '^ *image: *ghcr.io/skein-dev/skein' "$ROOT"/manifests/*.yaml "$ROOT"/manifests/userspace/*.yaml | awk '{print $2}' | sort -u)
 [ "$(wc -l <<<"$image")" -eq 1 ] && [ -n "$image" ] ||
 	die "expected one skein image in manifests/*.yaml, found: ${image:-none}"
 
