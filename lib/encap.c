@@ -295,24 +295,32 @@ static int fdb_dump(struct nl *nl, int index, struct fdb_dump *d, const char *if
 	return 0;
 }
 
-static int fdb_write(struct nl *nl, int index, bool add, const struct ip_addr *dst,
-		     const char *ifname, struct error *err)
+struct fdb_writer {
+	struct nl *nl;
+	int index;
+	const char *ifname;
+};
+
+static int fdb_write(void *ctx, enum change_op op, const void *item, struct error *err)
 {
-	struct nlmsghdr *nlh = nl_msg(nl, add ? RTM_NEWNEIGH : RTM_DELNEIGH,
+	const struct fdb_writer *w = ctx;
+	const struct ip_addr *dst = item;
+	bool add = op != CHANGE_DELETE;
+	struct nlmsghdr *nlh = nl_msg(w->nl, add ? RTM_NEWNEIGH : RTM_DELNEIGH,
 				      add ? NLM_F_CREATE | NLM_F_APPEND : 0);
 	struct ndmsg *ndm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ndm));
 	char buf[INET6_ADDRSTRLEN];
 	int ret;
 
 	ndm->ndm_family = AF_BRIDGE;
-	ndm->ndm_ifindex = index;
+	ndm->ndm_ifindex = w->index;
 	ndm->ndm_state = NUD_NOARP | NUD_PERMANENT;
 	ndm->ndm_flags = NTF_SELF;
 	mnl_attr_put(nlh, NDA_LLADDR, LINK_MAC_LEN, zero_mac);
 	mnl_attr_put(nlh, NDA_DST, ip_len(dst), dst->bytes);
-	ret = nl_talk(nl, nlh, NULL, NULL);
+	ret = nl_talk(w->nl, nlh, NULL, NULL);
 	if (ret < 0)
-		return error_set(err, "encapsulation %s: %s FDB entry for %s: %s", ifname,
+		return error_set(err, "encapsulation %s: %s FDB entry for %s: %s", w->ifname,
 				 add ? "add" : "delete", ip_format(dst, buf), strerror(-ret));
 	return 0;
 }
@@ -327,11 +335,12 @@ static int sync_fdb(struct nl *nl, const struct encap_config *conf, int index, s
 	if (fdb_dump(nl, index, &have, conf->ifname, err) < 0)
 		return -1;
 	ret = encap_fdb_diff(have.dst, have.n, conf->remotes, conf->n_remotes, &changes, &n, err);
-	for (size_t i = 0; ret == 0 && i < n; i++) {
-		bool add = changes[i].op != CHANGE_DELETE;
+	if (ret == 0) {
+		struct setdiff_list h = { have.dst, have.n, sizeof(*have.dst) };
+		struct setdiff_list w = { conf->remotes, conf->n_remotes, sizeof(*conf->remotes) };
+		struct fdb_writer writer = { nl, index, conf->ifname };
 
-		ret = fdb_write(nl, index, add, add ? &conf->remotes[changes[i].index] : &have.dst[changes[i].index],
-				conf->ifname, err);
+		ret = setdiff_apply(changes, n, &h, &w, fdb_write, &writer, err);
 	}
 	free(changes);
 	free(have.dst);

@@ -304,9 +304,15 @@ static void route_put(struct nlmsghdr *nlh, const struct route *r, unsigned ifin
 	}
 }
 
-static int route_write(struct nl *nl, const struct links *links, enum change_op op,
-		       const struct route *r, struct error *err)
+struct route_writer {
+	struct nl *nl;
+	const struct links *links;
+};
+
+static int route_write(void *ctx, enum change_op op, const void *item, struct error *err)
 {
+	const struct route_writer *w = ctx;
+	const struct route *r = item;
 	static const uint16_t flags[] = {
 		[CHANGE_ADD] = NLM_F_CREATE | NLM_F_EXCL,
 		[CHANGE_REPLACE] = NLM_F_CREATE | NLM_F_REPLACE,
@@ -320,34 +326,15 @@ static int route_write(struct nl *nl, const struct links *links, enum change_op 
 
 	/* A route read back from the kernel may name a vanished device "#N":
 	 * deleting it needs no device. */
-	if (op != CHANGE_DELETE && r->dev[0] && !(ifindex = link_index(links, r->dev)))
+	if (op != CHANGE_DELETE && r->dev[0] && !(ifindex = link_index(w->links, r->dev)))
 		return error_set(err, "add route %s: no device %s", route_format(r, buf, sizeof(buf)), r->dev);
-	nlh = nl_msg(nl, op == CHANGE_DELETE ? RTM_DELROUTE : RTM_NEWROUTE, flags[op]);
+	nlh = nl_msg(w->nl, op == CHANGE_DELETE ? RTM_DELROUTE : RTM_NEWROUTE, flags[op]);
 	route_put(nlh, r, ifindex);
-	ret = nl_talk(nl, nlh, NULL, NULL);
+	ret = nl_talk(w->nl, nlh, NULL, NULL);
 	if (ret < 0)
 		return error_set(err, "%s route %s: %s", verbs[op], route_format(r, buf, sizeof(buf)),
 				 strerror(-ret));
 	return 0;
-}
-
-/* Applies every change; a failed one is reported (the first failure wins
- * the message) without stopping the others. */
-static int apply_routes(struct nl *nl, const struct links *links, const struct change *c, size_t n,
-			const struct route *have, const struct route *want, struct error *err)
-{
-	struct error one;
-	int ret = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		const struct route *r = c[i].op == CHANGE_DELETE ? &have[c[i].index] : &want[c[i].index];
-
-		if (route_write(nl, links, c[i].op, r, &one) < 0 && !ret) {
-			ret = -1;
-			*err = one;
-		}
-	}
-	return ret;
 }
 
 static struct route *normalized_routes(const struct route *in, size_t n)
@@ -372,8 +359,12 @@ int route_sync(struct nl *nl, const struct route *want, size_t n_want, struct er
 		return error_set(err, "route sync: out of memory");
 	if (link_list(nl, &links.items, &links.n, err) < 0 || route_dump(nl, &links, &have, err) < 0)
 		goto out;
-	if (route_diff(have.items, have.n, norm, n_want, &changes, &n_changes, err) == 0)
-		ret = apply_routes(nl, &links, changes, n_changes, have.items, norm, err);
+	if (route_diff(have.items, have.n, norm, n_want, &changes, &n_changes, err) == 0) {
+		struct setdiff_list h = { have.items, have.n, sizeof(*norm) }, w = { norm, n_want, sizeof(*norm) };
+		struct route_writer writer = { nl, &links };
+
+		ret = setdiff_apply(changes, n_changes, &h, &w, route_write, &writer, err);
+	}
 	free(have.items);
 out:
 	free(links.items);
@@ -465,8 +456,10 @@ static int rule_dump(struct nl *nl, struct rule_dump *d, struct error *err)
 	return 0;
 }
 
-static int rule_write(struct nl *nl, enum change_op op, const struct rule *r, struct error *err)
+static int rule_write(void *ctx, enum change_op op, const void *item, struct error *err)
 {
+	struct nl *nl = ctx;
+	const struct rule *r = item;
 	struct nlmsghdr *nlh = nl_msg(nl, op == CHANGE_DELETE ? RTM_DELRULE : RTM_NEWRULE,
 				      op == CHANGE_DELETE ? 0 : NLM_F_CREATE | NLM_F_EXCL);
 	struct fib_rule_hdr *frh = mnl_nlmsg_put_extra_header(nlh, sizeof(*frh));
@@ -492,23 +485,6 @@ static int rule_write(struct nl *nl, enum change_op op, const struct rule *r, st
 	return 0;
 }
 
-static int apply_rules(struct nl *nl, const struct change *c, size_t n, const struct rule *have,
-		       const struct rule *want, struct error *err)
-{
-	struct error one;
-	int ret = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		const struct rule *r = c[i].op == CHANGE_DELETE ? &have[c[i].index] : &want[c[i].index];
-
-		if (rule_write(nl, c[i].op, r, &one) < 0 && !ret) {
-			ret = -1;
-			*err = one;
-		}
-	}
-	return ret;
-}
-
 int rule_sync(struct nl *nl, const struct rule *want, size_t n_want, struct error *err)
 {
 	struct rule *norm = malloc((n_want ? n_want : 1) * sizeof(*norm));
@@ -528,8 +504,11 @@ int rule_sync(struct nl *nl, const struct rule *want, size_t n_want, struct erro
 	}
 	if (rule_dump(nl, &have, err) < 0)
 		goto out;
-	if (rule_diff(have.items, have.n, norm, n_want, &changes, &n_changes, err) == 0)
-		ret = apply_rules(nl, changes, n_changes, have.items, norm, err);
+	if (rule_diff(have.items, have.n, norm, n_want, &changes, &n_changes, err) == 0) {
+		struct setdiff_list h = { have.items, have.n, sizeof(*norm) }, w = { norm, n_want, sizeof(*norm) };
+
+		ret = setdiff_apply(changes, n_changes, &h, &w, rule_write, nl, err);
+	}
 	free(have.items);
 out:
 	free(changes);

@@ -120,3 +120,21 @@ int setdiff(const struct setdiff_list *have, const struct setdiff_list *want,
 	free(matched);
 	return ret;
 }
+
+int setdiff_apply(const struct change *changes, size_t n, const struct setdiff_list *have,
+		  const struct setdiff_list *want, setdiff_write_fn write, void *ctx,
+		  struct error *err)
+{
+	struct error one;
+	int ret = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct setdiff_list *from = changes[i].op == CHANGE_DELETE ? have : want;
+
+		if (write(ctx, changes[i].op, item(from, changes[i].index), &one) < 0 && !ret) {
+			ret = -1;
+			*err = one;
+		}
+	}
+	return ret;
+}

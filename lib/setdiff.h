@@ -39,4 +39,14 @@ int setdiff(const struct setdiff_list *have, const struct setdiff_list *want,
 	    const struct setdiff_ops *ops, struct change **changes, size_t *n_changes,
 	    struct error *err);
 
+/* Writes one change: delete `item` (from have) or add/replace it (from want). */
+typedef int (*setdiff_write_fn)(void *ctx, enum change_op op, const void *item, struct error *err);
+
+/* Runs write for every change; a failure does not stop the others (so one
+ * bad entry never blocks the rest), and the first failure's message is
+ * kept in err. Returns 0 or -1. */
+int setdiff_apply(const struct change *changes, size_t n, const struct setdiff_list *have,
+		  const struct setdiff_list *want, setdiff_write_fn write, void *ctx,
+		  struct error *err);
+
 #endif
