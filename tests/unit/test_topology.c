@@ -454,8 +454,8 @@ static void test_location_ip_overlaps_other_location(void **state)
 	struct fixture *f = two_locations();
 
 	(void)state;
-	/* a1 (earlier by name) and b1 both claim 172.16.0.0/16: a1 wins; b1's
-	 * LAN also holds a1's private IP range? No: it overlaps a private IP. */
+	/* a1 (earlier by name) claims 172.16.0.0/16, so b1's 172.16.5.0/24
+	 * inside it loses; b1's 192.168.0.0/16 would swallow aws's private IPs. */
 	f->nodes[0].allowed_location_ips[f->nodes[0].n_allowed_location_ips++] = cidr_of("172.16.0.0/16");
 	f->nodes[2].allowed_location_ips[f->nodes[2].n_allowed_location_ips++] = cidr_of("172.16.5.0/24");
 	f->nodes[2].allowed_location_ips[f->nodes[2].n_allowed_location_ips++] = cidr_of("192.168.0.0/16");
@@ -619,6 +619,62 @@ static void test_nat(void **state)
 	assert_int_equal(f->plan.peers[0].endpoint.port, 40000);
 	compute(f, "b1");
 	assert_int_equal(f->plan.peers[0].persistent_keepalive, 25);
+	fixture_free(f);
+}
+
+/* The local node computes its plan while NotReady (kubelet waits for the
+ * CNI config skein writes), but holds no tunnels until it is Ready. */
+static void test_self_not_ready(void **state)
+{
+	struct fixture *f = two_locations();
+
+	(void)state;
+	f->nodes[0].ready = false; /* a1 */
+	compute(f, "a1");
+	assert_false(f->plan.is_leader);
+	assert_int_equal(f->plan.n_peers, 0);
+	assert_string_equal(cidrs_text(f, f->plan.local_pod_cidrs, f->plan.n_local_pod_cidrs),
+			    "10.244.1.0/24");
+	/* a2 leads aws now; a1 reaches gcp through it. */
+	assert_non_null(strstr(routes_text(f), "10.244.3.0/24 via 192.168.1.12 dev eth0\n"));
+	compute(f, "b1");
+	assert_string_equal(f->plan.peers[0].name, "location/aws");
+	assert_string_equal(f->plan.peers[0].endpoint.host, "198.51.100.2");
+	assert_null(strstr(peers_text(f), "10.244.1.0/24"));
+	fixture_free(f);
+}
+
+/* With nobody usable in the local segment, nothing outside it is reachable:
+ * no routes away, only the segment's own. */
+static void test_segment_without_leader(void **state)
+{
+	struct fixture *f = two_locations();
+
+	(void)state;
+	f->nodes[0].has_key = false;
+	f->nodes[1].has_key = false;
+	compute(f, "a2");
+	assert_false(f->plan.is_leader);
+	assert_string_equal(routes_text(f), "10.244.1.0/24 via 192.168.1.11 dev eth0\n");
+	compute(f, "b1");
+	assert_int_equal(f->plan.n_peers, 0);
+	assert_null(strstr(routes_text(f), "10.244.1.0/24"));
+	fixture_free(f);
+}
+
+/* In cross granularity a location's LAN rides on its leader's peer. */
+static void test_cross_location_ips(void **state)
+{
+	struct fixture *f = two_locations();
+
+	(void)state;
+	f->o.granularity = GRANULARITY_CROSS;
+	f->nodes[3].allowed_location_ips[f->nodes[3].n_allowed_location_ips++] = cidr_of("172.16.0.0/16");
+	compute(f, "a2");
+	assert_string_equal(peers_text(f),
+			    "node/b1 198.51.100.3:51820 allowed 10.0.0.21/32,10.4.141.111/32,10.244.3.0/24,172.16.0.0/16\n"
+			    "node/b2 198.51.100.4:51820 allowed 10.0.0.22/32,10.4.158.136/32,10.244.4.0/24\n");
+	assert_non_null(strstr(routes_text(f), "172.16.0.0/16 dev skein0 src 10.4.153.109\n"));
 	fixture_free(f);
 }
 
@@ -788,6 +844,9 @@ int main(void)
 		cmocka_unit_test(test_dual_stack),
 		cmocka_unit_test(test_encapsulation),
 		cmocka_unit_test(test_nat),
+		cmocka_unit_test(test_self_not_ready),
+		cmocka_unit_test(test_segment_without_leader),
+		cmocka_unit_test(test_cross_location_ips),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_stable_wireguard_ips),
 		cmocka_unit_test(test_stable_wireguard_ips_collisions),
