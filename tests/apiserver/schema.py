@@ -92,13 +92,11 @@ def prune(schema, value):
     if not isinstance(schema, dict) or schema.get("x-kubernetes-preserve-unknown-fields"):
         return value
     if isinstance(value, dict) and ("properties" in schema or schema.get("type") == "object"):
-        props = schema.get("properties")
+        props = schema.get("properties") or {}
         extra = schema.get("additionalProperties")
-        if props is None and extra is None:
-            return value
         out = {}
         for name, child in value.items():
-            if props and name in props:
+            if name in props:
                 out[name] = prune(props[name], child)
             elif isinstance(extra, dict):
                 out[name] = prune(extra, child)

@@ -103,13 +103,22 @@ watch_to() { # FILE QUERY: a watch in the background, curl's exit status in FILE
 	(curl -sS -N --max-time 20 --cacert "$D/srv/ca.crt" -H "Authorization: Bearer $APISERVER_TOKEN" \
 		"$APISERVER_URL/api/v1/nodes?watch=1&$2" >"$1"; echo $? >"$1.rc") &
 }
-watch_to "$D/w1" "resourceVersion=$rv&timeoutSeconds=3"
-sleep 0.5
+watch_done() { # FILE: waits (at most 20 s) for the watch writing FILE to end
+	local i
+	for i in $(seq 200); do [ -s "$1.rc" ] && return 0; sleep 0.1; done
+	return 1
+}
+wait_grep() { # PATTERN FILE: waits (at most 10 s) until FILE has PATTERN
+	local i
+	for i in $(seq 100); do grep -q "$1" "$2" 2>/dev/null && return 0; sleep 0.1; done
+	return 1
+}
+watch_to "$D/w1" "resourceVersion=$rv&timeoutSeconds=5"
 klite node set n3 --annotation x=y >/dev/null
 klite node del n4 >/dev/null
 klite node add n8 >/dev/null
 api PATCH /api/v1/nodes/n5 '{"metadata":{"labels":{"z":"1"}}}' $merge >/dev/null
-sleep 3.5
+watch_done "$D/w1"
 check "watch: MODIFIED, DELETED, ADDED, MODIFIED in order" \
 	test "$(python3 -c 'import json,sys
 print(" ".join(e["type"] + ":" + e["object"]["metadata"]["name"] for e in map(json.loads, open(sys.argv[1]))))' "$D/w1")" \
@@ -123,7 +132,7 @@ api GET /api/v1/nodes >/dev/null
 rv=$(jq_py "$out" 'd["metadata"]["resourceVersion"]')
 watch_to "$D/w2" "resourceVersion=$rv&allowWatchBookmarks=true&timeoutSeconds=3"
 watch_to "$D/w3" "resourceVersion=$rv&timeoutSeconds=3"
-sleep 3.5
+watch_done "$D/w2"; watch_done "$D/w3"
 check "bookmarks on a quiet watch that allows them" \
 	grep -q '"type":"BOOKMARK".*"resourceVersion":"'"$rv"'"' "$D/w2"
 check "no bookmarks unless allowed" test ! -s "$D/w3"
@@ -140,8 +149,7 @@ rv=$(jq_py "$out" 'd["metadata"]["resourceVersion"]')
 watch_to "$D/w4" "resourceVersion=$rv&timeoutSeconds=10"
 sleep 0.5
 klite compact >/dev/null
-sleep 0.5
-check "compact: an open watch gets ERROR 410" grep -q '"type":"ERROR".*"code":410' "$D/w4"
+check "compact: an open watch gets ERROR 410" wait_grep '"type":"ERROR".*"code":410' "$D/w4"
 check "compact: the old RV now gets 410, a fresh list's RV works" bash -c "
 	curl -sS -N --max-time 5 --cacert $D/srv/ca.crt -H 'Authorization: Bearer $APISERVER_TOKEN' \
 	'$APISERVER_URL/api/v1/nodes?watch=1&resourceVersion=$rv' | grep -q '\"code\":410' &&
@@ -172,9 +180,12 @@ for t in threads:
     t.join()
 print(sum(got))' "$APISERVER_URL" "$APISERVER_TOKEN" "$D/srv/ca.crt" "$rv" 200 >"$D/many" 2>&1 &
 many=$!
-sleep 3
-api GET /_test/requests >/dev/null
-open_watches=$(jq_py "$out" 'd["watchesOpen"]')
+for i in $(seq 150); do
+	api GET /_test/requests >/dev/null
+	open_watches=$(jq_py "$out" 'd["watchesOpen"]')
+	[ "$open_watches" -ge 200 ] && break
+	sleep 0.1
+done
 api PATCH /api/v1/nodes/n7 '{"metadata":{"labels":{"many":"1"}}}' $merge >/dev/null
 wait $many
 check "200 concurrent watches are open" test "$open_watches" -ge 200
@@ -194,14 +205,14 @@ t0=$(date +%s%N); api GET /version >/dev/null; t1=$(date +%s%N)
 klite faults '{"delay":0}' >/dev/null
 check "delay slows responses" test $(((t1 - t0) / 1000000)) -ge 600
 watch_to "$D/w5" "timeoutSeconds=15"
-sleep 0.5
+wait_grep ADDED "$D/w5"
 klite drop-watches >/dev/null
-sleep 0.5
+watch_done "$D/w5"
 check "drop_watches cuts the stream (curl sees a broken transfer)" \
 	test -s "$D/w5.rc" -a "$(cat "$D/w5.rc" 2>/dev/null)" != 0
 klite faults '{"drop_watches_after":1}' >/dev/null
 watch_to "$D/w6" "timeoutSeconds=15"
-sleep 2
+watch_done "$D/w6"
 klite faults '{"drop_watches_after":0}' >/dev/null
 check "drop_watches_after cuts each watch" test -s "$D/w6.rc" -a "$(cat "$D/w6.rc" 2>/dev/null)" != 0
 check "unknown fault switch: 400" test "$(api POST /_test/faults '{"nope":1}')" = 400
