@@ -395,7 +395,8 @@ mc_wg_stop() { mc_daemon_stop "$(mc_ns "$1")" "wireguard-go-${2:-wg0}"; }
 mc_wg_socket() { echo "$(mc_node_dir "$1")/run-wireguard/${2:-wg0}.sock"; }
 
 # mc_bare_tunnel NODE_A NODE_B IFNAME PORT NET: a plain wireguard-go tunnel
-# configured with wg (no skein), NODE_A at NET.1/24 and NODE_B at NET.2/24;
+# configured with wg (no skein) between nodes of two locations (routers do
+# no hairpin NAT), NODE_A at NET.1/24 and NODE_B at NET.2/24;
 # each dials the other's public endpoint (forwarded PORT) when it has one,
 # else waits for it, keeping its own NAT mapping alive when it is NATed.
 mc_bare_tunnel() {
