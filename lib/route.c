@@ -140,12 +140,29 @@ static unsigned link_index(const struct links *l, const char *name)
 	return 0;
 }
 
-struct route_dump {
-	struct route *items;
+/* Entries of skein's collected from a dump (struct route or struct rule). */
+struct dump {
+	void *items;
 	size_t n, cap;
 	int err;
-	const struct links *links;
+	const struct links *links; /* routes: to name their devices */
 };
+
+static int run_dump(struct nl *nl, struct nlmsghdr *nlh, mnl_cb_t cb, struct dump *d,
+		    const char *what, struct error *err)
+{
+	int ret = nl_talk(nl, nlh, cb, d);
+
+	if (d->err)
+		ret = d->err;
+	if (ret < 0) {
+		free(d->items);
+		d->items = NULL;
+		d->n = 0;
+		return error_set(err, "dump %s: %s", what, strerror(-ret));
+	}
+	return 0;
+}
 
 /* The next zeroed slot of a growing array, or NULL (ENOMEM). */
 static void *append(void *items_ptr, size_t *n, size_t *cap, size_t size)
@@ -224,7 +241,7 @@ static void route_parse_attr(const struct nlattr *a, int family, const struct li
 static int route_dump_cb(const struct nlmsghdr *nlh, void *data)
 {
 	const struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
-	struct route_dump *d = data;
+	struct dump *d = data;
 	const struct nlattr *a;
 	struct route *r;
 
@@ -245,7 +262,7 @@ static int route_dump_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
-static int route_dump(struct nl *nl, const struct links *links, struct route_dump *d,
+static int route_dump(struct nl *nl, const struct links *links, struct dump *d,
 		      struct error *err)
 {
 	static const int families[] = { AF_INET, AF_INET6 };
@@ -255,17 +272,10 @@ static int route_dump(struct nl *nl, const struct links *links, struct route_dum
 	for (size_t i = 0; i < 2; i++) {
 		struct nlmsghdr *nlh = nl_msg(nl, RTM_GETROUTE, NLM_F_DUMP);
 		struct rtmsg *rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
-		int ret;
 
 		rtm->rtm_family = (unsigned char)families[i];
-		ret = nl_talk(nl, nlh, route_dump_cb, d);
-		if (d->err)
-			ret = d->err;
-		if (ret < 0) {
-			free(d->items);
-			d->items = NULL;
-			return error_set(err, "dump routes: %s", strerror(-ret));
-		}
+		if (run_dump(nl, nlh, route_dump_cb, d, "routes", err) < 0)
+			return -1;
 	}
 	return 0;
 }
@@ -351,7 +361,7 @@ int route_sync(struct nl *nl, const struct route *want, size_t n_want, struct er
 	struct route *norm = normalized_routes(want, n_want);
 	struct change *changes = NULL;
 	struct links links = { NULL, 0 };
-	struct route_dump have;
+	struct dump have;
 	size_t n_changes;
 	int ret = -1;
 
@@ -374,12 +384,6 @@ out:
 }
 
 /* ---- netlink shell: rules ---- */
-
-struct rule_dump {
-	struct rule *items;
-	size_t n, cap;
-	int err;
-};
 
 static void rule_parse_attr(const struct nlattr *a, struct rule *r)
 {
@@ -416,7 +420,7 @@ static bool rule_is_skeins(const struct nlmsghdr *nlh, const struct fib_rule_hdr
 static int rule_dump_cb(const struct nlmsghdr *nlh, void *data)
 {
 	const struct fib_rule_hdr *frh = mnl_nlmsg_get_payload(nlh);
-	struct rule_dump *d = data;
+	struct dump *d = data;
 	const struct nlattr *a;
 	struct rule *r;
 
@@ -437,23 +441,14 @@ static int rule_dump_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
-static int rule_dump(struct nl *nl, struct rule_dump *d, struct error *err)
+static int rule_dump(struct nl *nl, struct dump *d, struct error *err)
 {
 	struct nlmsghdr *nlh = nl_msg(nl, RTM_GETRULE, NLM_F_DUMP);
 	struct fib_rule_hdr *frh = mnl_nlmsg_put_extra_header(nlh, sizeof(*frh));
-	int ret;
 
 	memset(d, 0, sizeof(*d));
 	frh->family = AF_UNSPEC; /* both families */
-	ret = nl_talk(nl, nlh, rule_dump_cb, d);
-	if (d->err)
-		ret = d->err;
-	if (ret < 0) {
-		free(d->items);
-		d->items = NULL;
-		return error_set(err, "dump rules: %s", strerror(-ret));
-	}
-	return 0;
+	return run_dump(nl, nlh, rule_dump_cb, d, "rules", err);
 }
 
 static int rule_write(void *ctx, enum change_op op, const void *item, struct error *err)
@@ -489,7 +484,7 @@ int rule_sync(struct nl *nl, const struct rule *want, size_t n_want, struct erro
 {
 	struct rule *norm = malloc((n_want ? n_want : 1) * sizeof(*norm));
 	struct change *changes = NULL;
-	struct rule_dump have;
+	struct dump have;
 	size_t n_changes;
 	int ret = -1;
 
