@@ -24,7 +24,6 @@ struct seg {
 	size_t leader;        /* node index or NONE */
 	bool by_node;         /* a single node's segment, named after the node */
 	const char *name;     /* location or node name */
-	struct ip_addr wgip;  /* location and full granularity */
 };
 
 struct vec {
@@ -295,9 +294,11 @@ static void segment_requests(const struct topo *t, struct wgip_request *req, str
 	for (size_t i = 0; i < t->n_segs; i++) {
 		const struct seg *s = &t->segs[i];
 
-		req[i] = (struct wgip_request){ s->by_node ? "node" : "location", s->name, &pub[k], 0 };
-		if (s->leader != NONE && t->c->nodes[s->leader].has_wireguard_ip)
+		req[i] = (struct wgip_request){ s->by_node ? "node" : "location", s->name, &pub[k], 0, 0 };
+		if (s->leader != NONE && t->c->nodes[s->leader].has_wireguard_ip) {
 			pub[k++] = t->c->nodes[s->leader].wireguard_ip.ip;
+			req[i].n_strong = 1;
+		}
 		for (size_t j = s->first; j < s->first + s->count; j++) {
 			const struct node *n = &t->c->nodes[t->order[j]];
 
@@ -315,7 +316,8 @@ static void node_requests(const struct topo *t, struct wgip_request *req, struct
 		const struct node *n = &t->c->nodes[i];
 
 		pub[i] = n->wireguard_ip.ip;
-		req[i] = (struct wgip_request){ "node", n->name, &pub[i], n->has_wireguard_ip };
+		req[i] = (struct wgip_request){ "node", n->name, &pub[i], n->has_wireguard_ip,
+						n->has_wireguard_ip };
 	}
 }
 
@@ -347,11 +349,9 @@ static int allocate_addresses(struct topo *t, struct error *err)
 	for (size_t i = 0; i < n; i++)
 		if (!ips[i].family)
 			reject(t, "%s %s: no WireGuard IP left in the subnet", req[i].kind, req[i].name);
-	for (size_t i = 0; i < t->n_segs && !cross; i++) {
-		t->segs[i].wgip = ips[i];
+	for (size_t i = 0; i < t->n_segs && !cross; i++)
 		if (t->segs[i].leader != NONE)
 			set_address(&t->hot[t->segs[i].leader], &ips[i]);
-	}
 	for (size_t i = 0; i < n && cross; i++)
 		if (t->hot[i].usable)
 			set_address(&t->hot[i], &ips[i]);

@@ -18,20 +18,23 @@
 uint64_t name_hash(const char *kind, const char *name);
 
 /* One holder of a WireGuard IP: a segment ("location", "aws") or a node
- * ("node", "a"), with the addresses it already published, best first. */
+ * ("node", "a"), with the addresses it already published, best first; the
+ * first n_strong are its own (a leader's), the rest hearsay (members' that
+ * may be stale, e.g. from a location they left). */
 struct wgip_request {
 	const char *kind;
 	const char *name;
 	const struct ip_addr *published;
 	size_t n_published;
+	size_t n_strong;
 };
 
 /* Gives every request an address of subnet, the same whatever else is in
- * the list: first the published addresses (inside the subnet and not taken
- * by an earlier request) are kept, then the others get the address their
- * name hashes to, probing upwards past taken ones, in list order. out[i]
- * has family 0 when the subnet is full. Fails on a subnet with fewer than
- * four addresses, or out of memory. */
+ * the list: first the strong published addresses are kept (inside the
+ * subnet and not taken by an earlier request), then the weak ones, then
+ * the others get the address their name hashes to, probing upwards past
+ * taken ones, in list order. out[i] has family 0 when the subnet is full.
+ * Fails on a subnet with fewer than four addresses, or out of memory. */
 int wgip_allocate(const struct cidr *subnet, const struct wgip_request *req, size_t n,
 		  struct ip_addr *out, struct error *err);
 

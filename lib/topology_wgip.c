@@ -80,12 +80,14 @@ static bool published_offset(const struct cidr *subnet, uint64_t usable,
 	return *off >= 1 && *off <= usable;
 }
 
+/* Keeps the first free one of req's published addresses [from, to). */
 static void keep_published(const struct cidr *subnet, uint64_t usable, struct taken *t,
-			   const struct wgip_request *req, struct ip_addr *out)
+			   const struct wgip_request *req, size_t from, size_t to,
+			   struct ip_addr *out)
 {
 	uint64_t off;
 
-	for (size_t i = 0; i < req->n_published; i++) {
+	for (size_t i = from; i < to && !out->family; i++) {
 		if (!published_offset(subnet, usable, &req->published[i], &off) || taken_has(t, off))
 			continue;
 		taken_add(t, off);
@@ -123,10 +125,12 @@ int wgip_allocate(const struct cidr *subnet, const struct wgip_request *req, siz
 	if (taken_init(&t, n) < 0)
 		return error_set(err, "WireGuard subnet: out of memory");
 	memset(out, 0, n * sizeof(*out));
-	for (size_t i = 0; i < n; i++) {
-		keep_published(&net, usable, &t, &req[i], &out[i]);
+	for (size_t i = 0; i < n; i++)
+		keep_published(&net, usable, &t, &req[i], 0, req[i].n_strong, &out[i]);
+	for (size_t i = 0; i < n; i++)
+		keep_published(&net, usable, &t, &req[i], req[i].n_strong, req[i].n_published, &out[i]);
+	for (size_t i = 0; i < n; i++)
 		n_taken += out[i].family != 0;
-	}
 	for (size_t i = 0; i < n; i++)
 		if (!out[i].family)
 			hash_and_probe(&net, usable, &t, &n_taken, &req[i], &out[i]);

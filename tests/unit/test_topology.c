@@ -785,6 +785,40 @@ static void test_stable_wireguard_ips_collisions(void **state)
 	fixture_free(f);
 }
 
+/* A member's published address is hearsay (it may come from a location
+ * the node left): a leader's own published address beats it, whatever the
+ * names' order. */
+static void test_stale_member_address(void **state)
+{
+	struct fixture *f = fixture_new();
+	char l0[CIDR_STRLEN], l1[CIDR_STRLEN];
+
+	(void)state;
+	add_node(f, "a", "l0", "10.244.1.0/24", "172.16.0.1/24");
+	add_node(f, "b", "l0", "10.244.2.0/24", "172.16.0.2/24");
+	add_node(f, "x", "l1", "10.244.3.0/24", "172.16.1.1/24");
+	compute(f, "a");
+	cidr_format(&f->plan.segments[0].wireguard_ip, l0);
+	cidr_format(&f->plan.segments[1].wireguard_ip, l1);
+	f->nodes[2].wireguard_ip = cidr_of(l1); /* x leads l1 */
+	f->nodes[2].has_wireguard_ip = true;
+	f->nodes[1].wireguard_ip = cidr_of(l1); /* b, once in l1 */
+	f->nodes[1].has_wireguard_ip = true;
+	compute(f, "a");
+	assert_string_equal(cidrs_text(f, &f->plan.segments[1].wireguard_ip, 1), l1);
+	assert_string_equal(cidrs_text(f, &f->plan.segments[0].wireguard_ip, 1), l0);
+	/* Alone, the hearsay keeps a segment's address across a new leader:
+	 * a led l0 and published 10.4.9.9, then goes; b (publishing nothing,
+	 * as a non-leader) takes over. */
+	f->nodes[1].has_wireguard_ip = false;
+	f->nodes[0].wireguard_ip = cidr_of("10.4.9.9/16");
+	f->nodes[0].has_wireguard_ip = true;
+	f->nodes[0].ready = false;
+	compute(f, "b");
+	assert_string_equal(cidrs_text(f, &f->plan.wireguard_ip, 1), "10.4.9.9/16");
+	fixture_free(f);
+}
+
 /* A full subnet leaves the last segments without an address, said so. */
 static void test_subnet_full(void **state)
 {
@@ -850,6 +884,7 @@ int main(void)
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_stable_wireguard_ips),
 		cmocka_unit_test(test_stable_wireguard_ips_collisions),
+		cmocka_unit_test(test_stale_member_address),
 		cmocka_unit_test(test_subnet_full),
 		cmocka_unit_test(test_plan_equal),
 	};
