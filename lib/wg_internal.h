@@ -20,6 +20,10 @@
 /* The whole "set=1\n...\n\n" request for dev; *out is malloc'd. */
 int wg_uapi_format_set(const struct wg_device *dev, char **out, size_t *len, struct error *err);
 
+/* "1.2.3.4:51820" or "[fd00::1]:51820", as UAPI and wg(8) write endpoints
+ * (a "%scope" suffix is dropped). */
+int wg_endpoint_parse(const char *s, struct ip_addr *ip, uint16_t *port);
+
 #define WG_UAPI_LINE_MAX 512
 
 struct wg_uapi_parser {
@@ -62,7 +66,8 @@ int wg_nl_parse_device(const struct nlmsghdr *nlh, void *dev);
 /* --- shared by both (wg.c) --- */
 
 /* Append a zeroed peer / an allowed IP; arrays grow at powers of two, so
- * no capacity is stored. NULL / -1 when out of memory. */
+ * no capacity is stored: use them only on arrays they grew (or empty ones).
+ * NULL / -1 when out of memory. */
 struct wg_peer *wg_device_add_peer(struct wg_device *dev);
 int wg_peer_add_allowed_ip(struct wg_peer *peer, const struct cidr *ip);
 

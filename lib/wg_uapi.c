@@ -142,8 +142,7 @@ static int parse_u64(const char *s, uint64_t max, uint64_t *out)
 	return 0;
 }
 
-/* "1.2.3.4:51820" or "[fd00::1]:51820" (a "%scope" suffix is dropped). */
-static int parse_endpoint(const char *s, struct ip_addr *ip, uint16_t *port)
+int wg_endpoint_parse(const char *s, struct ip_addr *ip, uint16_t *port)
 {
 	char host[INET6_ADDRSTRLEN + 16];
 	const char *colon = strrchr(s, ':');
@@ -218,7 +217,7 @@ static int parse_peer_line(struct wg_peer *peer, const char *key, const char *va
 		if (!key_is_zero(&peer->preshared_key))
 			peer->flags |= WG_PEER_HAS_PRESHARED_KEY;
 	} else if (!strcmp(key, "endpoint")) {
-		if (parse_endpoint(val, &peer->endpoint_ip, &peer->endpoint_port) < 0)
+		if (wg_endpoint_parse(val, &peer->endpoint_ip, &peer->endpoint_port) < 0)
 			return -1;
 		peer->flags |= WG_PEER_HAS_ENDPOINT;
 	} else if (!strcmp(key, "persistent_keepalive_interval")) {

@@ -56,30 +56,6 @@ static char *trim(char *s)
 	return s;
 }
 
-static int parse_endpoint(const char *s, struct wg_peer *p)
-{
-	char host[INET6_ADDRSTRLEN + 2];
-	const char *colon = strrchr(s, ':');
-	size_t len = colon ? (size_t)(colon - s) : 0;
-	char *end;
-	long port;
-
-	if (!colon || len >= sizeof(host))
-		return -1;
-	if (s[0] == '[' && len >= 2 && s[len - 1] == ']') {
-		s++;
-		len -= 2;
-	}
-	memcpy(host, s, len);
-	host[len] = '\0';
-	port = strtol(colon + 1, &end, 10);
-	if (*end || port <= 0 || port > 65535 || ip_parse(host, &p->endpoint_ip) < 0)
-		return -1;
-	p->endpoint_port = (uint16_t)port;
-	p->flags |= WG_PEER_HAS_ENDPOINT;
-	return 0;
-}
-
 static int parse_allowed_ips(char *list, struct wg_peer *p)
 {
 	for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) {
@@ -135,8 +111,10 @@ static int parse_peer_key(struct wg_peer *p, const char *k, char *v)
 		p->flags |= WG_PEER_HAS_PRESHARED_KEY;
 		return key_from_base64(v, &p->preshared_key);
 	}
-	if (!strcasecmp(k, "Endpoint"))
-		return parse_endpoint(v, p);
+	if (!strcasecmp(k, "Endpoint")) {
+		p->flags |= WG_PEER_HAS_ENDPOINT;
+		return wg_endpoint_parse(v, &p->endpoint_ip, &p->endpoint_port);
+	}
 	if (!strcasecmp(k, "AllowedIPs"))
 		return parse_allowed_ips(v, p);
 	if (!strcasecmp(k, "PersistentKeepalive")) {
