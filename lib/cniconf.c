@@ -41,9 +41,12 @@ char *cniconf_render(const struct cniconf *conf, struct error *err)
 		return NULL;
 	}
 	cidrs = pod_cidr_array(conf);
-	/* "o" hands cidrs to the new object, or frees it if packing fails. */
+	/* "o" hands cidrs to the new object, or frees it if packing fails.
+	 * cniVersion 1.0.0, not 1.1.0: every plugin in a chain must accept the
+	 * list's version, and portmap builds still in use (Debian 12's 1.1.1,
+	 * older kind images) stop at 1.0.0 and fail every ADD otherwise. */
 	root = cidrs ? json_pack("{s:s, s:s, s:[{s:s, s:o, s:I, s:s}, {s:s, s:{s:b}, s:b}]}",
-				 "cniVersion", "1.1.0", "name", "skein", "plugins",
+				 "cniVersion", CNICONF_CNI_VERSION, "name", "skein", "plugins",
 				 "type", "skein", "podCIDRs", cidrs, "mtu", (json_int_t)conf->mtu,
 				 "dataDir", conf->data_dir ? conf->data_dir : CNICONF_DEFAULT_DATA_DIR,
 				 "type", "portmap", "capabilities", "portMappings", 1, "snat", 1)

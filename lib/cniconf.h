@@ -19,6 +19,7 @@
 
 #define CNICONF_DEFAULT_PATH "/etc/cni/net.d/10-skein.conflist"
 #define CNICONF_DEFAULT_DATA_DIR "/var/lib/cni/skein"
+#define CNICONF_CNI_VERSION "1.0.0"
 
 struct cniconf {
 	const struct cidr *pod_cidrs;

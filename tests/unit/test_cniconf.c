@@ -34,7 +34,7 @@ static void test_render_exact_shape(void **state)
 	assert_non_null(text);
 	assert_string_equal(text,
 		"{\n"
-		"  \"cniVersion\": \"1.1.0\",\n"
+		"  \"cniVersion\": \"1.0.0\",\n"
 		"  \"name\": \"skein\",\n"
 		"  \"plugins\": [\n"
 		"    {\n"
