@@ -51,6 +51,12 @@ struct hot {
 	bool usable;           /* may hold tunnels: Ready, key, endpoint, pod CIDR */
 	bool encap;            /* the local node reaches it encapsulated */
 	bool encap_used;       /* some route goes through the encapsulation to it */
+	bool alone;            /* a segment of its own */
+	bool leader, public;   /* the leader annotation; a public endpoint */
+	bool published;        /* has a published WireGuard IP (wireguard_ip) */
+	uint8_t n_location_ips;
+	uint8_t n_discovered;  /* saturated at 255: only tested for zero */
+	struct ip_addr wireguard_ip;
 };
 
 struct topo {
@@ -137,11 +143,11 @@ static bool alone(const struct topo *t, const struct node *n)
 
 /* Leader order: the annotation, then a public endpoint, then the name (the
  * earlier node, as nodes are sorted by name). */
-static bool leads_before(const struct node *a, const struct node *b)
+static bool leads_before(const struct hot *a, const struct hot *b)
 {
 	if (a->leader != b->leader)
 		return a->leader;
-	return a->has_public_endpoint && !b->has_public_endpoint;
+	return a->public && !b->public;
 }
 
 static size_t elect_leader(const struct topo *t, const struct seg *s)
@@ -151,8 +157,7 @@ static size_t elect_leader(const struct topo *t, const struct seg *s)
 	for (size_t i = s->first; i < s->first + s->count; i++) {
 		size_t n = t->order[i];
 
-		if (t->hot[n].usable &&
-		    (best == NONE || leads_before(&t->c->nodes[n], &t->c->nodes[best])))
+		if (t->hot[n].usable && (best == NONE || leads_before(&t->hot[n], &t->hot[best])))
 			best = n;
 	}
 	return best;
@@ -189,6 +194,13 @@ static void gather_hot(struct topo *t, size_t i)
 	h->member = i == t->self || (node->ready && node->n_pod_cidrs > 0);
 	h->usable = is_usable(node);
 	h->encap = needs_encap(t, node);
+	h->alone = alone(t, node);
+	h->leader = node->leader;
+	h->public = node->has_public_endpoint;
+	h->published = node->has_wireguard_ip;
+	h->wireguard_ip = node->wireguard_ip.ip;
+	h->n_location_ips = (uint8_t)node->n_allowed_location_ips;
+	h->n_discovered = (uint8_t)(node->n_discovered > 255 ? 255 : node->n_discovered);
 }
 
 /* Location name -> segment index, by open addressing: grouping costs O(n)
@@ -218,7 +230,7 @@ static void location_segments(struct topo *t, struct loc_table *lt)
 		const struct node *node = &t->c->nodes[i];
 		struct loc_slot *slot;
 
-		if (alone(t, node))
+		if (t->hot[i].alone)
 			continue;
 		slot = loc_slot(lt, node->location);
 		if (!slot->name) {
@@ -258,7 +270,7 @@ static int build_segments(struct topo *t)
 	for (size_t i = 0; i < n; i++) {
 		const struct node *node = &t->c->nodes[i];
 
-		if (alone(t, node)) {
+		if (t->hot[i].alone) {
 			t->segs[t->n_segs] = (struct seg){ .by_node = true, .name = node->name };
 			t->hot[i].seg = t->n_segs++;
 		} else {
@@ -295,15 +307,15 @@ static void segment_requests(const struct topo *t, struct wgip_request *req, str
 		const struct seg *s = &t->segs[i];
 
 		req[i] = (struct wgip_request){ s->by_node ? "node" : "location", s->name, &pub[k], 0, 0 };
-		if (s->leader != NONE && t->c->nodes[s->leader].has_wireguard_ip) {
-			pub[k++] = t->c->nodes[s->leader].wireguard_ip.ip;
+		if (s->leader != NONE && t->hot[s->leader].published) {
+			pub[k++] = t->hot[s->leader].wireguard_ip;
 			req[i].n_strong = 1;
 		}
 		for (size_t j = s->first; j < s->first + s->count; j++) {
-			const struct node *n = &t->c->nodes[t->order[j]];
+			const struct hot *h = &t->hot[t->order[j]];
 
-			if (t->order[j] != s->leader && n->has_wireguard_ip)
-				pub[k++] = n->wireguard_ip.ip;
+			if (t->order[j] != s->leader && h->published)
+				pub[k++] = h->wireguard_ip;
 		}
 		req[i].n_published = (size_t)(&pub[k] - req[i].published);
 	}
@@ -313,11 +325,11 @@ static void segment_requests(const struct topo *t, struct wgip_request *req, str
 static void node_requests(const struct topo *t, struct wgip_request *req, struct ip_addr *pub)
 {
 	for (size_t i = 0; i < t->c->n_nodes; i++) {
-		const struct node *n = &t->c->nodes[i];
+		const struct hot *h = &t->hot[i];
 
-		pub[i] = n->wireguard_ip.ip;
-		req[i] = (struct wgip_request){ "node", n->name, &pub[i], n->has_wireguard_ip,
-						n->has_wireguard_ip };
+		pub[i] = h->wireguard_ip;
+		req[i] = (struct wgip_request){ "node", t->c->nodes[i].name, &pub[i], h->published,
+						h->published };
 	}
 }
 
@@ -411,7 +423,7 @@ static int collect_candidates(struct topo *t, struct candidates *cs, struct erro
 	for (size_t i = 0; i < t->c->n_nodes; i++) {
 		const struct node *n = &t->c->nodes[i];
 
-		for (size_t j = 0; j < n->n_allowed_location_ips; j++) {
+		for (size_t j = 0; j < t->hot[i].n_location_ips; j++) {
 			struct claim want = { cidr_network(&n->allowed_location_ips[j]), t->hot[i].seg,
 					      "allowed-location-ip", "node", n->name };
 
@@ -553,7 +565,7 @@ static int index_discovered(struct topo *t)
 	size_t n = 0;
 
 	for (size_t i = 0; i < t->c->n_nodes; i++)
-		n += t->c->nodes[i].n_discovered;
+		n += t->hot[i].n_discovered ? t->c->nodes[i].n_discovered : 0;
 	if (!n)
 		return 0;
 	t->found = calloc(n, sizeof(*t->found));
@@ -706,7 +718,7 @@ static void each_location_net(struct topo *t, const struct seg *s, size_t arg, e
 		size_t n = t->order[i];
 		const struct node *node = &t->c->nodes[n];
 
-		for (size_t j = 0; j < node->n_allowed_location_ips; j++) {
+		for (size_t j = 0; j < t->hot[n].n_location_ips; j++) {
 			struct cidr net = cidr_network(&node->allowed_location_ips[j]);
 
 			if (t->loc_ok[n * MODEL_MAX_LOCATION_IPS + j])
