@@ -117,26 +117,11 @@ static int make_dirs(const char *path, struct error *err)
 	}
 }
 
-static int write_all(int fd, const char *buf, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* Writes key to a private temporary file, then links it to path: link()
  * never replaces, so two agents starting at once keep one key. */
 static int store_key(const char *path, const struct wg_key *key, struct error *err)
 {
-	char tmp[PATH_MAX], text[WG_KEY_B64_LEN + 1];
+	char tmp[PATH_MAX], text[WG_KEY_B64_LEN];
 	int fd, ret = -1;
 
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= sizeof(tmp))
@@ -146,8 +131,7 @@ static int store_key(const char *path, const struct wg_key *key, struct error *e
 	if (fd < 0)
 		return error_set(err, "creating %s: %s", tmp, strerror(errno));
 	key_to_base64(key, text);
-	strcat(text, "\n");
-	if (fchmod(fd, KEYFILE_MODE) < 0 || write_all(fd, text, strlen(text)) < 0 ||
+	if (fchmod(fd, KEYFILE_MODE) < 0 || dprintf(fd, "%s\n", text) != WG_KEY_B64_LEN ||
 	    fsync(fd) < 0) {
 		error_set(err, "writing %s: %s", tmp, strerror(errno));
 		close(fd);

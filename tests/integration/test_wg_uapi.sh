@@ -57,7 +57,7 @@ ip -n "$B" addr add 10.99.0.2/24 dev wg0 && ip -n "$B" link set wg0 up
 key_a=$("$WGCTL" genkey); pub_a=$(echo "$key_a" | "$WGCTL" pubkey)
 key_b=$("$WGCTL" genkey); pub_b=$(echo "$key_b" | "$WGCTL" pubkey)
 other=()
-for i in 1 2 3 4; do other+=("$("$WGCTL" genkey | "$WGCTL" pubkey)"); done
+for _ in 1 2 3 4; do other+=("$("$WGCTL" genkey | "$WGCTL" pubkey)"); done
 
 # conf_a EXTRA_B_IPS PEERS...: A's config; peer specs are "N:ALLOWEDIPS[:KEEPALIVE]".
 conf_a() {
