@@ -394,6 +394,144 @@ static void test_buffer_too_small(void **state)
 	wg_device_free(&d);
 }
 
+/* A reply as the kernel dumps it: device attributes, then peers with
+ * read-only fields; the second message continues the last peer. */
+static struct nlmsghdr *reply_start(char *buf)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct genlmsghdr *genl = mnl_nlmsg_put_extra_header(nlh, sizeof(*genl));
+
+	nlh->nlmsg_type = FAMILY;
+	nlh->nlmsg_flags = NLM_F_MULTI;
+	genl->cmd = WG_CMD_GET_DEVICE;
+	genl->version = WG_GENL_VERSION;
+	mnl_attr_put_u32(nlh, WGDEVICE_A_IFINDEX, 7);
+	mnl_attr_put_strz(nlh, WGDEVICE_A_IFNAME, "wg0");
+	return nlh;
+}
+
+static void put_reply_ip(struct nlmsghdr *nlh, int family, const void *addr, uint8_t mask)
+{
+	struct nlattr *ip = mnl_attr_nest_start(nlh, 0);
+
+	mnl_attr_put_u16(nlh, WGALLOWEDIP_A_FAMILY, (uint16_t)family);
+	mnl_attr_put(nlh, WGALLOWEDIP_A_IPADDR, family == AF_INET ? 4 : 16, addr);
+	mnl_attr_put_u8(nlh, WGALLOWEDIP_A_CIDR_MASK, mask);
+	mnl_attr_nest_end(nlh, ip);
+}
+
+static void test_parse_kernel_dump(void **state)
+{
+	char buf1[1024], buf2[1024];
+	struct wg_key priv, pub, peer_key;
+	struct nlmsghdr *nlh;
+	struct nlattr *peers, *peer, *ips;
+	struct sockaddr_in6 sa6 = { .sin6_family = AF_INET6, .sin6_port = htons(4000) };
+	int64_t hs[2] = { 1700000000, 5 };
+	struct in_addr v4;
+	struct in6_addr v6;
+	struct wg_device d = { 0 };
+	char b[CIDR_STRLEN];
+
+	(void)state;
+	set_key(&priv, 3);
+	set_key(&pub, 4);
+	set_key(&peer_key, 5);
+	inet_pton(AF_INET6, "2001:db8::1", &sa6.sin6_addr);
+	inet_pton(AF_INET, "10.1.2.0", &v4);
+	inet_pton(AF_INET6, "fd00::", &v6);
+
+	nlh = reply_start(buf1);
+	mnl_attr_put(nlh, WGDEVICE_A_PRIVATE_KEY, WG_KEY_LEN, priv.bytes);
+	mnl_attr_put(nlh, WGDEVICE_A_PUBLIC_KEY, WG_KEY_LEN, pub.bytes);
+	mnl_attr_put_u16(nlh, WGDEVICE_A_LISTEN_PORT, 51820);
+	mnl_attr_put_u32(nlh, WGDEVICE_A_FWMARK, 0);
+	peers = mnl_attr_nest_start(nlh, WGDEVICE_A_PEERS);
+	peer = mnl_attr_nest_start(nlh, 0);
+	mnl_attr_put(nlh, WGPEER_A_PUBLIC_KEY, WG_KEY_LEN, peer_key.bytes);
+	mnl_attr_put(nlh, WGPEER_A_PRESHARED_KEY, WG_KEY_LEN, (uint8_t[WG_KEY_LEN]){ 0 });
+	mnl_attr_put(nlh, WGPEER_A_ENDPOINT, sizeof(sa6), &sa6);
+	mnl_attr_put_u16(nlh, WGPEER_A_PERSISTENT_KEEPALIVE_INTERVAL, 25);
+	mnl_attr_put(nlh, WGPEER_A_LAST_HANDSHAKE_TIME, sizeof(hs), hs);
+	mnl_attr_put_u64(nlh, WGPEER_A_RX_BYTES, 1234);
+	mnl_attr_put_u64(nlh, WGPEER_A_TX_BYTES, 5678);
+	mnl_attr_put_u32(nlh, WGPEER_A_PROTOCOL_VERSION, 1);
+	ips = mnl_attr_nest_start(nlh, WGPEER_A_ALLOWEDIPS);
+	put_reply_ip(nlh, AF_INET, &v4, 24);
+	mnl_attr_nest_end(nlh, ips);
+	mnl_attr_nest_end(nlh, peer);
+	mnl_attr_nest_end(nlh, peers);
+	assert_int_equal(wg_nl_parse_device(nlh, &d), MNL_CB_OK);
+
+	nlh = reply_start(buf2); /* the same peer, more allowed IPs */
+	peers = mnl_attr_nest_start(nlh, WGDEVICE_A_PEERS);
+	peer = mnl_attr_nest_start(nlh, 0);
+	mnl_attr_put(nlh, WGPEER_A_PUBLIC_KEY, WG_KEY_LEN, peer_key.bytes);
+	ips = mnl_attr_nest_start(nlh, WGPEER_A_ALLOWEDIPS);
+	put_reply_ip(nlh, AF_INET6, &v6, 64);
+	mnl_attr_nest_end(nlh, ips);
+	mnl_attr_nest_end(nlh, peer);
+	mnl_attr_nest_end(nlh, peers);
+	assert_int_equal(wg_nl_parse_device(nlh, &d), MNL_CB_OK);
+
+	assert_int_equal(d.flags, WG_DEVICE_HAS_PRIVATE_KEY | WG_DEVICE_HAS_LISTEN_PORT |
+					  WG_DEVICE_HAS_FWMARK);
+	assert_true(key_equal(&d.private_key, &priv));
+	assert_true(key_equal(&d.public_key, &pub));
+	assert_int_equal(d.listen_port, 51820);
+	assert_int_equal(d.n_peers, 1);
+	assert_true(key_equal(&d.peers[0].public_key, &peer_key));
+	assert_int_equal(d.peers[0].flags, WG_PEER_HAS_ENDPOINT | WG_PEER_HAS_KEEPALIVE);
+	assert_int_equal(d.peers[0].endpoint_ip.family, AF_INET6);
+	assert_int_equal(d.peers[0].endpoint_port, 4000);
+	assert_int_equal(d.peers[0].persistent_keepalive, 25);
+	assert_int_equal(d.peers[0].last_handshake_sec, 1700000000);
+	assert_int_equal(d.peers[0].rx_bytes, 1234);
+	assert_int_equal(d.peers[0].tx_bytes, 5678);
+	assert_int_equal(d.peers[0].n_allowed_ips, 2);
+	assert_string_equal(cidr_format(&d.peers[0].allowed_ips[0], b), "10.1.2.0/24");
+	assert_string_equal(cidr_format(&d.peers[0].allowed_ips[1], b), "fd00::/64");
+	wg_device_free(&d);
+}
+
+/* Malformed replies are refused, not half-read (case 4: the well-formed
+ * control). */
+static void test_parse_kernel_dump_malformed(void **state)
+{
+	static const uint8_t addr[16];
+	char buf[512];
+	struct nlmsghdr *nlh;
+	struct nlattr *peers, *peer, *ips, *ip;
+
+	(void)state;
+	for (int c = 0; c < 5; c++) {
+		struct wg_device d = { 0 };
+		struct wg_key k;
+
+		set_key(&k, 1);
+		nlh = reply_start(buf);
+		if (c == 0)
+			mnl_attr_put(nlh, WGDEVICE_A_PRIVATE_KEY, 16, k.bytes); /* short key */
+		if (c == 1)
+			mnl_attr_put_u32(nlh, WGDEVICE_A_LISTEN_PORT, 1); /* wrong width */
+		peers = mnl_attr_nest_start(nlh, WGDEVICE_A_PEERS);
+		peer = mnl_attr_nest_start(nlh, 0);
+		if (c != 2) /* a peer without its key */
+			mnl_attr_put(nlh, WGPEER_A_PUBLIC_KEY, WG_KEY_LEN, k.bytes);
+		ips = mnl_attr_nest_start(nlh, WGPEER_A_ALLOWEDIPS);
+		ip = mnl_attr_nest_start(nlh, 0);
+		mnl_attr_put_u16(nlh, WGALLOWEDIP_A_FAMILY, AF_INET);
+		mnl_attr_put(nlh, WGALLOWEDIP_A_IPADDR, c == 3 ? 16 : 4, addr); /* v4 of 16 bytes */
+		mnl_attr_put_u8(nlh, WGALLOWEDIP_A_CIDR_MASK, 8);
+		mnl_attr_nest_end(nlh, ip);
+		mnl_attr_nest_end(nlh, ips);
+		mnl_attr_nest_end(nlh, peer);
+		mnl_attr_nest_end(nlh, peers);
+		assert_int_equal(wg_nl_parse_device(nlh, &d), c == 4 ? MNL_CB_OK : MNL_CB_ERROR);
+		wg_device_free(&d);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -402,6 +540,8 @@ int main(void)
 		cmocka_unit_test(test_peer_kept_whole),
 		cmocka_unit_test(test_huge_peer_split),
 		cmocka_unit_test(test_buffer_too_small),
+		cmocka_unit_test(test_parse_kernel_dump),
+		cmocka_unit_test(test_parse_kernel_dump_malformed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
