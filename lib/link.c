@@ -40,6 +40,23 @@ static void *collect_slot(struct collect *c)
 	return memset((char *)c->items + c->n++ * c->size, 0, c->size);
 }
 
+/* Runs a dump into c; on failure frees what was collected and says what
+ * could not be listed. */
+static int collect_dump(struct nl *nl, struct nlmsghdr *nlh, mnl_cb_t cb,
+			struct collect *c, const char *what, struct error *err)
+{
+	int ret = nl_talk(nl, nlh, cb, c);
+
+	if (ret == 0 && c->failed)
+		ret = -ENOMEM;
+	if (ret < 0) {
+		free(c->items);
+		c->items = NULL;
+		error_set(err, "listing %s: %s", what, strerror(-ret));
+	}
+	return ret;
+}
+
 static int copy_ip(const struct nlattr *a, int family, struct ip_addr *ip)
 {
 	size_t len = family == AF_INET6 ? 16 : 4;
@@ -139,14 +156,9 @@ int link_list(struct nl *nl, struct link_info **out, size_t *n, struct error *er
 
 	put_ifinfo(nlh, 0);
 	mnl_attr_put_u32(nlh, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
-	ret = nl_talk(nl, nlh, on_link, &c);
-	if (ret == 0 && c.failed)
-		ret = -ENOMEM;
-	if (ret < 0) {
-		free(c.items);
-		error_set(err, "listing links: %s", strerror(-ret));
+	ret = collect_dump(nl, nlh, on_link, &c, "links", err);
+	if (ret < 0)
 		return ret;
-	}
 	*out = c.items;
 	*n = c.n;
 	return 0;
@@ -340,15 +352,9 @@ int link_addr_list(struct nl *nl, int index, int family, struct cidr **out,
 	int ret;
 
 	ifa->ifa_family = (uint8_t)family;
-	ret = nl_talk(nl, nlh, on_addr, &c);
-	if (ret == 0 && c.failed)
-		ret = -ENOMEM;
-	if (ret < 0) {
-		free(c.items);
-		error_set(err, "listing addresses of link %d: %s", index,
-			  strerror(-ret));
+	ret = collect_dump(nl, nlh, on_addr, &c, "addresses", err);
+	if (ret < 0)
 		return ret;
-	}
 	*out = c.items;
 	*n = c.n;
 	return 0;
@@ -502,14 +508,9 @@ int link_route_list(struct nl *nl, int family, uint32_t table, int oif,
 	int ret;
 
 	rtm->rtm_family = (uint8_t)family;
-	ret = nl_talk(nl, nlh, on_route, &c);
-	if (ret == 0 && c.failed)
-		ret = -ENOMEM;
-	if (ret < 0) {
-		free(c.items);
-		error_set(err, "listing routes: %s", strerror(-ret));
+	ret = collect_dump(nl, nlh, on_route, &c, "routes", err);
+	if (ret < 0)
 		return ret;
-	}
 	*out = c.items;
 	*n = c.n;
 	return 0;
