@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * The topology computation. Steps, each over plain arrays indexed like
- * cluster->nodes: group nodes into segments, elect leaders, give out
- * WireGuard IPs, settle which allowed IPs are accepted, then build the
- * local node's peers, routes and address lists, and sort everything so two
- * plans of the same model are identical byte for byte.
+ * cluster->nodes: gather each node's fields, group nodes into segments,
+ * elect leaders, give out WireGuard IPs, settle which allowed IPs are
+ * accepted, sort every node's networks once (the spine), then read the
+ * local node's peers, routes and address lists off it in order, so two
+ * plans of the same model are identical. docs/topology.md says why.
  */
 #include "topology.h"
 
@@ -686,14 +687,16 @@ static void join_name(char out[MODEL_NAME_MAX + 16], const char *prefix, const c
 	out[lp + ln] = '\0';
 }
 
+/* The plan peer for the tunnel to carrier, created on first use. */
 static size_t node_peer(struct topo *t, size_t carrier)
 {
 	const struct node *n = &t->c->nodes[carrier];
 	const struct seg *s = &t->segs[t->hot[carrier].seg];
-	struct plan_peer p = { .public_key = n->public_key, .persistent_keepalive = my_keepalive(t) };
+	struct plan_peer p;
 
 	if (t->peer_of[carrier] != NONE)
 		return t->peer_of[carrier];
+	p = (struct plan_peer){ .public_key = n->public_key, .persistent_keepalive = my_keepalive(t) };
 	if (t->o->granularity != GRANULARITY_CROSS && !s->by_node)
 		join_name(p.name, "location/", s->name);
 	else
