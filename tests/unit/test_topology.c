@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "topology.h"
 
@@ -859,6 +860,53 @@ static void test_plan_equal(void **state)
 	fixture_free(f);
 }
 
+/* Lines plan_log_rejections(prev, next) writes to stderr. */
+static size_t logged_lines(const struct plan *prev, const struct plan *next, char *out, size_t len)
+{
+	FILE *capture = tmpfile();
+	int saved = dup(STDERR_FILENO);
+	size_t lines = 0, n;
+
+	assert_non_null(capture);
+	assert_true(saved >= 0);
+	fflush(stderr);
+	assert_true(dup2(fileno(capture), STDERR_FILENO) >= 0);
+	plan_log_rejections(prev, next);
+	fflush(stderr);
+	assert_true(dup2(saved, STDERR_FILENO) >= 0);
+	close(saved);
+	rewind(capture);
+	n = fread(out, 1, len - 1, capture);
+	out[n] = '\0';
+	fclose(capture);
+	for (size_t i = 0; i < n; i++)
+		lines += out[i] == '\n';
+	return lines;
+}
+
+/* Each rejection is logged once, when it first appears. */
+static void test_log_rejections_once(void **state)
+{
+	struct fixture *f = two_locations();
+	struct plan first;
+	char out[2048];
+
+	(void)state;
+	add_peer(f, "p", "10.244.1.0/24");
+	compute(f, "a1");
+	first = f->plan;
+	memset(&f->plan, 0, sizeof(f->plan));
+	assert_int_equal(logged_lines(NULL, &first, out, sizeof(out)), 1);
+	assert_non_null(strstr(out, " warn: peer p: allowed IP 10.244.1.0/24 ignored: overlaps pod CIDR"));
+	add_peer(f, "q", "10.4.0.0/24");
+	compute(f, "a1");
+	assert_int_equal(logged_lines(&first, &f->plan, out, sizeof(out)), 1);
+	assert_non_null(strstr(out, "peer q: allowed IP 10.4.0.0/24 ignored: overlaps WireGuard subnet"));
+	assert_int_equal(logged_lines(&f->plan, &f->plan, out, sizeof(out)), 0);
+	plan_free(&first);
+	fixture_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -887,6 +935,7 @@ int main(void)
 		cmocka_unit_test(test_stale_member_address),
 		cmocka_unit_test(test_subnet_full),
 		cmocka_unit_test(test_plan_equal),
+		cmocka_unit_test(test_log_rejections_once),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
