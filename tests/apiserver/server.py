@@ -84,8 +84,11 @@ def write_file(path, text, mode=0o600):
 
 
 class Credentials:
-    """Bearer tokens: one admin, one per node (identity system:node:NAME).
-    Each gets a kubeconfig in the state dir; tokens.json survives restarts."""
+    """Bearer tokens: one admin, one per node (identity system:node:NAME), one
+    per ServiceAccount (system:serviceaccount:NS:NAME, authorized by the RBAC
+    objects in the store). Each gets a kubeconfig in the state dir, a
+    ServiceAccount also an in-cluster directory (token, ca.crt, namespace);
+    tokens.json survives restarts."""
 
     def __init__(self, state, url, ca, admin_token, fmt, embed_ca):
         self.state, self.url, self.ca, self.fmt, self.embed_ca = state, url, ca, fmt, embed_ca
@@ -97,11 +100,14 @@ class Credentials:
                 saved = json.load(f)
         self.admin = admin_token or saved.get("admin") or self._new()
         self.nodes = saved.get("nodes", {})
+        self.service_accounts = saved.get("serviceAccounts", {})
         self.by_token = {}
         self._index()
         self.write_kubeconfig("admin", "admin", self.admin)
         for name, tok in self.nodes.items():
             self.write_kubeconfig("node-" + name, "system:node:" + name, tok)
+        for sa, tok in self.service_accounts.items():
+            self._write_service_account(sa, tok)
         self._save()
 
     @staticmethod
@@ -111,9 +117,11 @@ class Credentials:
     def _index(self):
         self.by_token = {self.admin: ("admin", None)}
         self.by_token.update({t: ("node", n) for n, t in self.nodes.items()})
+        self.by_token.update({t: ("sa", s) for s, t in self.service_accounts.items()})
 
     def _save(self):
-        write_file(self.path, json.dumps({"admin": self.admin, "nodes": self.nodes}, indent=1))
+        write_file(self.path, json.dumps({"admin": self.admin, "nodes": self.nodes,
+                                          "serviceAccounts": self.service_accounts}, indent=1))
 
     def identify(self, token):
         with self.lock:
@@ -129,6 +137,31 @@ class Credentials:
                 if save:
                     self._save()
             return self.nodes[name]
+
+    def service_account_token(self, sa, rotate=False):
+        """The token of ServiceAccount sa ("NS/NAME"), created (or replaced)
+        on demand; the in-cluster token file changes with it."""
+        with self.lock:
+            if sa not in self.service_accounts or rotate:
+                self.service_accounts[sa] = self._new()
+                self._index()
+                self._write_service_account(sa, self.service_accounts[sa])
+                self._save()
+            return self.service_accounts[sa]
+
+    def service_account_dir(self, sa):
+        return os.path.join(self.state, "serviceaccount", *sa.split("/"))
+
+    def _write_service_account(self, sa, token):
+        ns, name = sa.split("/")
+        self.write_kubeconfig("sa-%s-%s" % (ns, name), "system:serviceaccount:%s:%s" % (ns, name),
+                              token)
+        d = self.service_account_dir(sa)
+        os.makedirs(d, exist_ok=True)
+        with open(self.ca) as f:
+            write_file(os.path.join(d, "ca.crt"), f.read(), 0o644)
+        write_file(os.path.join(d, "namespace"), ns, 0o644)
+        write_file(os.path.join(d, "token"), token)
 
     def save(self):
         with self.lock:
@@ -490,6 +523,49 @@ class Api:
             return obj
 
 
+# RBAC --------------------------------------------------------------------------
+
+RBAC = "rbac.authorization.k8s.io"
+
+
+def _subject_matches(subject, user, groups):
+    kind = subject.get("kind")
+    if kind == "ServiceAccount":
+        return user == "system:serviceaccount:%s:%s" % (subject.get("namespace", ""),
+                                                       subject.get("name"))
+    if kind == "User":
+        return subject.get("name") == user
+    return kind == "Group" and subject.get("name") in groups
+
+
+def _rule_allows(rule, verb, group, resource, name):
+    return (any(g in ("*", group) for g in rule.get("apiGroups", [])) and
+            any(r in ("*", resource) for r in rule.get("resources", [])) and
+            any(v in ("*", verb) for v in rule.get("verbs", [])) and
+            (not rule.get("resourceNames") or name in rule["resourceNames"]))
+
+
+def rbac_allows(store, user, groups, verb, group, resource, ns, name):
+    """RBAC as the real authorizer evaluates it for resource requests:
+    ClusterRoleBindings everywhere, RoleBindings in their namespace."""
+    bindings = [(b, "") for b in store.list(RBAC + "/clusterrolebindings", None, None, 0,
+                                             None)[1]]
+    if ns:
+        bindings += [(b, ns) for b in store.list(RBAC + "/rolebindings", ns, None, 0, None)[1]]
+    for binding, bns in bindings:
+        if not any(_subject_matches(s, user, groups) for s in binding.get("subjects") or []):
+            continue
+        ref = binding.get("roleRef", {})
+        if ref.get("kind") == "ClusterRole":
+            role = store.get(RBAC + "/clusterroles", "", ref.get("name"))
+        else:
+            role = store.get(RBAC + "/roles", bns, ref.get("name"))
+        if role and any(_rule_allows(r, verb, group, resource, name)
+                        for r in role.get("rules") or []):
+            return True
+    return False
+
+
 # HTTP --------------------------------------------------------------------------
 
 def parse_path(path):
@@ -611,7 +687,12 @@ class Handler(BaseHTTPRequestHandler):
             if auth.startswith("Bearer ") else None
         if who is None:
             raise ApiError(401, "Unauthorized", "Unauthorized")
-        self._user = "admin" if who[0] == "admin" else "system:node:" + who[1]
+        if who[0] == "admin":
+            self._user = "admin"
+        elif who[0] == "node":
+            self._user = "system:node:" + who[1]
+        else:
+            self._user = "system:serviceaccount:" + who[1].replace("/", ":")
         return who
 
     def _forbid(self, verb, r, name, ns):
@@ -623,7 +704,17 @@ class Handler(BaseHTTPRequestHandler):
                        {"name": name or "", "group": r.group, "kind": r.plural})
 
     def _authorize(self, who, verb, r, ns, name):
-        """Admin may do anything; a node may read, and write only its own Node."""
+        """Admin may do anything; a node may read, and write only its own
+        Node; a ServiceAccount may do what RBAC in the store grants it."""
+        if who[0] == "sa":
+            resource = r.plural + ("/" + self._sub if self._sub else "")
+            sa_ns = who[1].split("/")[0]
+            groups = ["system:serviceaccounts", "system:serviceaccounts:" + sa_ns,
+                      "system:authenticated"]
+            if rbac_allows(self.server.app.store, self._user, groups, verb, r.group, resource,
+                           ns, name):
+                return
+            return self._forbid(verb, r, name, ns)
         if who[0] == "admin" or verb in ("get", "list", "watch"):
             return
         if who[0] == "node" and r.key == NODES and verb in ("patch", "update", "create") \
@@ -651,6 +742,7 @@ class Handler(BaseHTTPRequestHandler):
                 or (sub and not r.status):
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         key_ns = ns if r.namespaced else ""
+        self._sub = sub
         self._resource_request(who, r, ns, key_ns, name, sub)
 
     def _fixed_document(self, path):
@@ -936,6 +1028,8 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(200, app.counters.report(int(self._q.get("log") or 0)))
         if path == "/_test/tokens" and self.command == "POST":
             req = self._json_body() or {}
+            if isinstance(req, dict) and "serviceAccount" in req:
+                return self._service_account_token(req)
             node = req.get("node", "")
             if not isinstance(node, str) or not NAME_RE.match(node):
                 raise ApiError(400, "BadRequest", "tokens: 'node' must be a node name, got %r"
@@ -952,6 +1046,19 @@ class Handler(BaseHTTPRequestHandler):
                                     "events": len(app.store.events),
                                     "compaction": app.store.compaction})
         raise ApiError(404, "NotFound", "unknown control endpoint %s %s" % (self.command, path))
+
+    def _service_account_token(self, req):
+        app, sa = self.server.app, req.get("serviceAccount")
+        if not isinstance(sa, str) or sa.count("/") != 1 or \
+                not all(LABEL_RE.match(p) for p in sa.split("/")):
+            raise ApiError(400, "BadRequest", "tokens: 'serviceAccount' must be NAMESPACE/NAME, "
+                           "got %r" % (sa,))
+        token = app.creds.service_account_token(sa, rotate=bool(req.get("rotate")))
+        ns, name = sa.split("/")
+        return self._send(200, {"serviceAccount": sa, "token": token,
+                                "user": "system:serviceaccount:%s:%s" % (ns, name),
+                                "kubeconfig": app.creds.kubeconfig_path("sa-%s-%s" % (ns, name)),
+                                "inClusterDir": app.creds.service_account_dir(sa)})
 
     def _bulk(self, req):
         """Creates or replaces many objects in one request (benchmarks)."""
@@ -1039,6 +1146,9 @@ def parse_args(argv):
                                          "tokens.json)")
     p.add_argument("--node-token", action="append", default=[], metavar="NODE",
                    help="create a token and kubeconfig for NODE at start (repeatable)")
+    p.add_argument("--sa-token", action="append", default=[], metavar="NS/NAME",
+                   help="create a ServiceAccount token, kubeconfig and in-cluster directory at "
+                        "start (repeatable)")
     p.add_argument("--compaction", type=int, default=10000,
                    help="events kept for watches; older resourceVersions get 410 Gone")
     p.add_argument("--bookmark-interval", type=float, default=5.0,
@@ -1099,6 +1209,10 @@ def main(argv):
                                             args.kubeconfig_format, args.embed_ca)
     for node in args.node_token:
         app.creds.node_token(node)
+    for sa in args.sa_token:
+        if sa.count("/") != 1:
+            sys.exit("server.py: --sa-token: expected NAMESPACE/NAME, got %r" % sa)
+        app.creds.service_account_token(sa)
     seed(app, None if args.no_peer_crd else args.peer_crd)
     write_file(os.path.join(state, "port"), "%d\n" % port, 0o644)
     write_file(os.path.join(state, "server.json"), json.dumps({

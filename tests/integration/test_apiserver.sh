@@ -46,6 +46,22 @@ check "rotated token: old one 401" test "$(api GET /api/v1/nodes '' '' "$tok1")"
 check "rotated token: new one 200" \
 	test "$(api GET /api/v1/nodes '' '' "$(klite token n1 --show-token)")" = 200
 
+sa_tok=$(klite sa-token default/nobody --show-token)
+check "a ServiceAccount without RBAC bindings: 403" test "$(api GET /api/v1/nodes '' '' "$sa_tok")" = 403
+check "403 names the ServiceAccount" grep -q 'system:serviceaccount:default:nobody' "$out"
+api POST /apis/rbac.authorization.k8s.io/v1/clusterroles '{"metadata":{"name":"r"},"rules":[{"apiGroups":[""],"resources":["nodes"],"verbs":["list"]}]}' >/dev/null
+api POST /apis/rbac.authorization.k8s.io/v1/namespaces/default/rolebindings '{"metadata":{"name":"b"},"roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"ClusterRole","name":"r"},"subjects":[{"kind":"ServiceAccount","name":"nobody","namespace":"default"}]}' >/dev/null
+check "a RoleBinding does not grant cluster-scoped nodes" test "$(api GET /api/v1/nodes '' '' "$sa_tok")" = 403
+api POST /apis/rbac.authorization.k8s.io/v1/clusterrolebindings '{"metadata":{"name":"b"},"roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"ClusterRole","name":"r"},"subjects":[{"kind":"Group","name":"system:serviceaccounts:default"}]}' >/dev/null
+check "a ClusterRoleBinding to its group grants list" test "$(api GET /api/v1/nodes '' '' "$sa_tok")" = 200
+check "but not get" test "$(api GET /api/v1/nodes/n1 '' '' "$sa_tok")" = 403
+old_file=$(cat "$D/srv/serviceaccount/default/nobody/token")
+klite sa-token default/nobody --rotate >/dev/null
+check "rotating a ServiceAccount token: old one 401, token file updated" \
+	test "$(api GET /api/v1/nodes '' '' "$sa_tok")" = 401 -a \
+	"$(cat "$D/srv/serviceaccount/default/nobody/token")" != "$old_file" -a \
+	"$(api GET /api/v1/nodes '' '' "$(cat "$D/srv/serviceaccount/default/nobody/token")")" = 200
+
 # --- resourceVersions and patches ------------------------------------------
 api GET /api/v1/nodes/n1 >/dev/null
 rv1=$(jq_py "$out" 'd["metadata"]["resourceVersion"]')

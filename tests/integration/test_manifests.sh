@@ -204,6 +204,32 @@ check("userspace and kernel DaemonSets split the nodes by skein.dev/wireguard", 
 sys.exit(0)
 EOF
 
+# The ServiceAccount's token, authorized by the applied RBAC objects alone,
+# may do what the agent does and nothing else.
+sa=$(klite sa-token skein-system/skein --show-token)
+klite node add n1 >/dev/null
+merge=application/merge-patch+json
+while IFS='|' read -r want method path body; do
+	got=$(api "$method" "$path" "$body" "$merge" "$sa")
+	check "RBAC in effect: skein's ServiceAccount $method $path: $want" test "$got" = "$want"
+done <<EOF
+200|GET|/api/v1/nodes?limit=10|
+200|GET|/api/v1/nodes?watch=1&timeoutSeconds=1|
+200|GET|/api/v1/nodes/n1|
+200|PATCH|/api/v1/nodes/n1|{"metadata":{"annotations":{"skein.dev/x":"1"}}}
+200|GET|/apis/skein.dev/v1alpha1/peers|
+200|GET|/apis/skein.dev/v1alpha1/peers?watch=1&timeoutSeconds=1|
+403|PATCH|/api/v1/nodes/n1/status|{"status":{}}
+403|DELETE|/api/v1/nodes/n1|
+403|POST|/api/v1/nodes|{"metadata":{"name":"n2"}}
+403|POST|/apis/skein.dev/v1alpha1/peers|{"metadata":{"name":"p"}}
+403|GET|/api/v1/namespaces/kube-system/secrets|
+403|GET|/api/v1/namespaces/skein-system/configmaps/skein|
+403|GET|/api/v1/pods|
+EOF
+check "the ServiceAccount has in-cluster files" test -s "$D/srv/serviceaccount/skein-system/skein/token" -a \
+	"$(cat "$D/srv/serviceaccount/skein-system/skein/namespace")" = skein-system
+
 # The real kubectl must get 422 for each bad Peer, and accept a good one.
 key=$(python3 -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())')
 peer() { # NAME SPEC-JSON: applies a Peer, kubectl's output in $D/peer.out
