@@ -72,7 +72,7 @@ struct cni_conf {
 	char data_dir[PATH_MAX];
 	char log_file[PATH_MAX];    /* "" for stderr */
 	json_t *prev_result;        /* borrowed from root; NULL if absent */
-	struct ipam_key *valid;     /* GC: cni.dev/valid-attachments */
+	struct ipam_key *valid;     /* GC: cni.dev/valid-attachments, NULL if absent */
 	size_t n_valid;
 	json_t *root;
 };

@@ -66,6 +66,11 @@ int cni_gc(const struct cni_conf *conf, struct error *err)
 
 	if (cni_require_version(conf->version, CNI_V110, "GC", err) < 0)
 		return CNI_ERR_VERSION;
+	/* Without the list every attachment would look stale. */
+	if (!conf->valid) {
+		error_set(err, "GC needs cni.dev/valid-attachments in the config");
+		return CNI_ERR_CONFIG;
+	}
 	if (remove_stale_veths(conf, err) < 0)
 		return CNI_ERR_IO;
 	if (ipam_store_open(&store, conf->data_dir, conf->name, err) < 0)

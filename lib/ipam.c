@@ -223,17 +223,23 @@ static int open_state_dir(const char *data_dir, const char *network, struct erro
 
 	if (data_dir[0] != '/')
 		return error_set(err, "data dir %s is not an absolute path", data_dir);
-	if (mkdir_parents(data_dir, err) < 0)
-		return -1;
 	parent = open(data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (parent < 0 && errno == ENOENT) { /* only the first call creates it */
+		if (mkdir_parents(data_dir, err) < 0)
+			return -1;
+		parent = open(data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	}
 	if (parent < 0)
 		return error_set(err, "opening data dir %s: %s", data_dir, strerror(errno));
-	if (mkdirat(parent, network, 0700) < 0 && errno != EEXIST) {
-		error_set(err, "creating %s/%s: %s", data_dir, network, strerror(errno));
-		close(parent);
-		return -1;
-	}
 	fd = openat(parent, network, O_RDONLY | O_DIRECTORY | STATE_OPEN_FLAGS);
+	if (fd < 0 && errno == ENOENT) {
+		if (mkdirat(parent, network, 0700) < 0 && errno != EEXIST) {
+			error_set(err, "creating %s/%s: %s", data_dir, network, strerror(errno));
+			close(parent);
+			return -1;
+		}
+		fd = openat(parent, network, O_RDONLY | O_DIRECTORY | STATE_OPEN_FLAGS);
+	}
 	if (fd < 0)
 		error_set(err, "opening %s/%s: %s", data_dir, network, strerror(errno));
 	close(parent);

@@ -123,6 +123,9 @@ check "a failed ADD left no allocation behind" test "$(allocations)" -eq 1
 pod g1; pod g2; pod g3
 for g in g1 g2 g3; do cni ADD "c$g" eth0 "$(nspath $g)" "$(conf 1.1.0)" >/dev/null; done
 GCCONF=$(jq -c '. + {"cni.dev/valid-attachments": [{"containerID":"cb","ifname":"eth0"},{"containerID":"cg1","ifname":"eth0"}]}' <<<"$(conf 1.1.0)")
+OUT=$(cni GC "" "" "" "$(conf 1.1.0)" 2>/dev/null)
+check "GC without valid-attachments is refused (7) and releases nothing" \
+	test "$(jq -r .code <<<"$OUT")" = 7 -a "$(allocations)" -eq 4
 check "GC succeeds" cni GC "" "" "" "$GCCONF"
 check "GC released the allocations not listed" test "$(allocations)" -eq 2
 check "GC removed the host veths not listed" test "$(host_veths)" -eq 2
