@@ -626,11 +626,11 @@ static int build_spine(struct topo *t)
 		const struct hot *h = &t->hot[i];
 
 		for (size_t j = 0; j < h->n_pods; j++)
-			keys[k++] = net_key(0, &h->pods[j], i << 2 | j);
+			keys[k++] = net_key(&h->pods[j], (uint32_t)(i << 2 | j));
 		if (h->private_host.ip.family)
-			keys[k++] = net_key(0, &h->private_host, i << 2 | NET_PRIVATE);
+			keys[k++] = net_key(&h->private_host, (uint32_t)(i << 2 | NET_PRIVATE));
 		if (h->addr.family)
-			keys[k++] = net_key(0, &h->addr_host, i << 2 | NET_WG);
+			keys[k++] = net_key(&h->addr_host, (uint32_t)(i << 2 | NET_WG));
 	}
 	t->spine_storage = keys;
 	t->spine = net_keys_sort(keys, keys + n, n);
@@ -900,7 +900,7 @@ static int collect_endpoints(struct topo *t)
 		if (host[0] && ip_parse(host, &ip) == 0) {
 			struct cidr net = cidr_host(&ip);
 
-			keys[t->n_endpoints++] = net_key(0, &net, i);
+			keys[t->n_endpoints++] = net_key(&net, (uint32_t)i);
 		}
 	}
 	t->endpoints = net_keys_sort(keys, keys + t->n_endpoints, t->n_endpoints);
@@ -917,7 +917,7 @@ static bool holds_endpoint(const struct topo *t, const struct cidr *dst)
 
 	if (!t->n_endpoints)
 		return false;
-	net = net_key(0, dst, 0);
+	net = net_key(dst, 0);
 	/* Starts below the lowest endpoint without holding it: wholly below
 	 * every endpoint (pod CIDRs usually are), no search needed. */
 	if (net_keys_lower_bound(&net, 1, &t->endpoints[0]) == 1 &&
@@ -1153,7 +1153,7 @@ static void push_network(struct topo *t, const struct cidr *c)
 	push_cidr(t, 0, &net);
 }
 
-#define EXTRA_ITEM ((size_t)1 << (sizeof(size_t) * 8 - 1))
+#define EXTRA_ITEM ((uint32_t)1 << 31)
 
 /* The spine merged with the subnet, service CIDRs, accepted location and
  * peer networks; without networks inside another (kept networks are
@@ -1184,7 +1184,7 @@ static int make_cluster_cidrs(struct topo *t, struct plan *plan)
 		return -1;
 	}
 	for (size_t i = 0; i < ne; i++)
-		keys[i] = net_key(0, &extras[i], EXTRA_ITEM | i);
+		keys[i] = net_key(&extras[i], EXTRA_ITEM | (uint32_t)i);
 	sorted = net_keys_sort(keys, keys + ne, ne);
 	merged = keys + 2 * ne;
 	net_keys_merge(t->spine, t->n_spine, sorted, ne, merged);

@@ -17,27 +17,36 @@ static uint64_t load_be64(const uint8_t *b)
 	return v;
 }
 
-struct net_key net_key(uint64_t group, const struct cidr *net, size_t item)
+struct net_key net_key(const struct cidr *net, uint32_t item)
 {
-	struct net_key k = { .item = item };
+	struct net_key k = { .meta = (uint32_t)(net->ip.family == AF_INET6) << 8 | net->prefix,
+			     .item = item };
 
-	k.w[0] = group << 8 | (net->ip.family == AF_INET6);
 	if (net->ip.family == AF_INET6) {
-		k.w[1] = load_be64(net->ip.bytes);
-		k.w[2] = load_be64(net->ip.bytes + 8);
+		k.hi = load_be64(net->ip.bytes);
+		k.lo = load_be64(net->ip.bytes + 8);
 	} else {
-		k.w[1] = (uint64_t)ntohl(net->ip.v4.s_addr) << 32;
+		k.hi = (uint64_t)ntohl(net->ip.v4.s_addr) << 32;
 	}
-	k.w[3] = net->prefix;
 	return k;
 }
 
+/* Digit pos of the sort order, 0 the most significant: the family, the 16
+ * address bytes, the prefix. */
+enum { DIGITS = 18 };
+
 static unsigned digit(const struct net_key *k, unsigned pos)
 {
-	return (unsigned)(k->w[pos / 8] >> (8 * (7 - pos % 8))) & 0xff;
+	if (pos == 0)
+		return (k->meta >> 8) & 0xff;
+	if (pos <= 8)
+		return (unsigned)(k->hi >> (8 * (8 - pos))) & 0xff;
+	if (pos <= 16)
+		return (unsigned)(k->lo >> (8 * (16 - pos))) & 0xff;
+	return k->meta & 0xff;
 }
 
-/* One stable counting pass on byte pos (0 is the most significant). */
+/* One stable counting pass on digit pos. */
 static void pass(const struct net_key *from, struct net_key *to, size_t n, unsigned pos)
 {
 	size_t count[257] = { 0 };
@@ -52,18 +61,18 @@ static void pass(const struct net_key *from, struct net_key *to, size_t n, unsig
 
 struct net_key *net_keys_sort(struct net_key *keys, struct net_key *tmp, size_t n)
 {
-	uint64_t any[4] = { 0 }, all[4] = { ~0ull, ~0ull, ~0ull, ~0ull };
+	struct net_key any = { 0, 0, 0, 0 }, all = { ~0ull, ~0ull, ~0u, 0 }, varies;
 
-	for (size_t i = 0; i < n; i++)
-		for (int w = 0; w < 4; w++) {
-			any[w] |= keys[i].w[w];
-			all[w] &= keys[i].w[w];
-		}
-	for (unsigned pos = 32; pos-- > 0;) {
-		uint64_t varies = (any[pos / 8] ^ all[pos / 8]) >> (8 * (7 - pos % 8));
+	for (size_t i = 0; i < n; i++) {
+		any.hi |= keys[i].hi, all.hi &= keys[i].hi;
+		any.lo |= keys[i].lo, all.lo &= keys[i].lo;
+		any.meta |= keys[i].meta, all.meta &= keys[i].meta;
+	}
+	varies = (struct net_key){ any.hi ^ all.hi, any.lo ^ all.lo, any.meta ^ all.meta, 0 };
+	for (unsigned pos = DIGITS; pos-- > 0;) {
 		struct net_key *swap;
 
-		if (!(varies & 0xff))
+		if (!digit(&varies, pos))
 			continue;
 		pass(keys, tmp, n, pos);
 		swap = keys;
@@ -75,15 +84,21 @@ struct net_key *net_keys_sort(struct net_key *keys, struct net_key *tmp, size_t 
 
 bool net_keys_equal(const struct net_key *a, const struct net_key *b)
 {
-	return a->w[0] == b->w[0] && a->w[1] == b->w[1] && a->w[2] == b->w[2] && a->w[3] == b->w[3];
+	return a->hi == b->hi && a->lo == b->lo && a->meta == b->meta;
 }
 
-static bool key_less(const struct net_key *a, const struct net_key *b)
+/* (family, address) order, then the prefix unless only_address. */
+static int key_cmp(const struct net_key *a, const struct net_key *b, bool only_address)
 {
-	for (int w = 0; w < 4; w++)
-		if (a->w[w] != b->w[w])
-			return a->w[w] < b->w[w];
-	return false;
+	if ((a->meta >> 8) != (b->meta >> 8))
+		return (a->meta >> 8) < (b->meta >> 8) ? -1 : 1;
+	if (a->hi != b->hi)
+		return a->hi < b->hi ? -1 : 1;
+	if (a->lo != b->lo)
+		return a->lo < b->lo ? -1 : 1;
+	if (only_address || (a->meta & 0xff) == (b->meta & 0xff))
+		return 0;
+	return (a->meta & 0xff) < (b->meta & 0xff) ? -1 : 1;
 }
 
 void net_keys_merge(const struct net_key *a, size_t na, const struct net_key *b, size_t nb,
@@ -92,7 +107,7 @@ void net_keys_merge(const struct net_key *a, size_t na, const struct net_key *b,
 	size_t i = 0, j = 0;
 
 	while (i < na || j < nb)
-		*out++ = j == nb || (i < na && !key_less(&b[j], &a[i])) ? a[i++] : b[j++];
+		*out++ = j == nb || (i < na && key_cmp(&b[j], &a[i], false) >= 0) ? a[i++] : b[j++];
 }
 
 static uint64_t high_bits(unsigned bits)
@@ -102,23 +117,12 @@ static uint64_t high_bits(unsigned bits)
 
 bool net_key_contains(const struct net_key *net, const struct net_key *k)
 {
-	unsigned p = (unsigned)net->w[3];
+	unsigned p = net->meta & 0xff;
 
-	if ((net->w[0] & 0xff) != (k->w[0] & 0xff) || k->w[3] < p)
+	if ((net->meta >> 8) != (k->meta >> 8) || (k->meta & 0xff) < p)
 		return false;
-	return (k->w[1] & high_bits(p)) == net->w[1] &&
-	       (k->w[2] & high_bits(p > 64 ? p - 64 : 0)) == net->w[2];
-}
-
-static int addr_cmp(const struct net_key *a, const struct net_key *b)
-{
-	for (int w = 0; w < 3; w++) {
-		uint64_t x = w ? a->w[w] : a->w[0] & 0xff, y = w ? b->w[w] : b->w[0] & 0xff;
-
-		if (x != y)
-			return x < y ? -1 : 1;
-	}
-	return 0;
+	return (k->hi & high_bits(p)) == net->hi &&
+	       (k->lo & high_bits(p > 64 ? p - 64 : 0)) == net->lo;
 }
 
 size_t net_keys_lower_bound(const struct net_key *keys, size_t n, const struct net_key *k)
@@ -128,7 +132,7 @@ size_t net_keys_lower_bound(const struct net_key *keys, size_t n, const struct n
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 
-		if (addr_cmp(&keys[mid], k) < 0)
+		if (key_cmp(&keys[mid], k, true) < 0)
 			lo = mid + 1;
 		else
 			hi = mid;
