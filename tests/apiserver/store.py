@@ -42,10 +42,6 @@ class Resource:
     def api_version(self):
         return "%s/%s" % (self.group, self.version) if self.group else self.version
 
-    @property
-    def group_version(self):
-        return self.api_version
-
 
 def builtin_resources():
     R = Resource
@@ -57,6 +53,7 @@ def builtin_resources():
         R("", "v1", "secrets", "Secret", True),
         R("", "v1", "services", "Service", True, ["svc"], status=True),
         R("", "v1", "pods", "Pod", True, ["po"], status=True),
+        R("", "v1", "events", "Event", True, ["ev"]),
         R("apps", "v1", "daemonsets", "DaemonSet", True, ["ds"], status=True, generation=True),
         R("apps", "v1", "deployments", "Deployment", True, ["deploy"], status=True, generation=True),
         R("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", False),
