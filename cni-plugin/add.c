@@ -11,8 +11,9 @@
 #include "log.h"
 #include "sysctl.h"
 
+/* *fresh tells whether this call made the allocation (and so may undo it). */
 static int allocate(const struct cni_conf *conf, const struct ipam_key *key,
-		    struct ipam_alloc *alloc, struct error *err)
+		    struct ipam_alloc *alloc, bool *fresh, struct error *err)
 {
 	struct ipam_store store;
 	int ret;
@@ -21,6 +22,7 @@ static int allocate(const struct cni_conf *conf, const struct ipam_key *key,
 		return CNI_ERR_IO;
 	ret = ipam_allocate(&store, conf->pod_cidrs, conf->n_pod_cidrs, key, alloc, err);
 	ipam_store_close(&store);
+	*fresh = ret == 0;
 	return ret < 0 ? CNI_ERR_TRY_LATER : CNI_OK;
 }
 
@@ -144,18 +146,20 @@ int cni_add(const struct cni_env *env, const struct cni_conf *conf, json_t **res
 {
 	struct ipam_alloc alloc;
 	struct cni_result res;
+	bool fresh;
 	int code;
 
 	if (conf->n_pod_cidrs == 0) {
 		error_set(err, "network %s has no podCIDRs yet", conf->name);
 		return CNI_ERR_TRY_LATER;
 	}
-	code = allocate(conf, &env->key, &alloc, err);
+	code = allocate(conf, &env->key, &alloc, &fresh, err);
 	if (code != CNI_OK)
 		return code;
 	memset(&res, 0, sizeof(res));
 	if (wire(env, conf, &alloc, &res, err) < 0) {
-		release(conf, &env->key);
+		if (fresh)
+			release(conf, &env->key);
 		return CNI_ERR_IO;
 	}
 	*result = cni_result_encode(&res, conf->version);

@@ -461,7 +461,7 @@ int ipam_allocate(struct ipam_store *s, const struct cidr *ranges, size_t n_rang
 	if (existing) {
 		*out = *existing;
 		free(all);
-		return 0;
+		return 1;
 	}
 	out->key = *key;
 	for (size_t i = 0; i < n_ranges && ret == 0; i++)

@@ -74,8 +74,9 @@ void ipam_store_close(struct ipam_store *s);
 int ipam_store_list(struct ipam_store *s, struct ipam_alloc **out, size_t *n,
 		    struct error *err);
 
-/* One address from each range for key. If key already holds an allocation
- * it is returned unchanged (a retried ADD gets the same addresses). */
+/* One address from each range for key: returns 0. If key already holds an
+ * allocation it is returned unchanged and the result is 1 (a retried ADD
+ * gets the same addresses, and must not release them if it fails). */
 int ipam_allocate(struct ipam_store *s, const struct cidr *ranges, size_t n_ranges,
 		  const struct ipam_key *key, struct ipam_alloc *out, struct error *err);
 /* Releases key's allocation; releasing nothing is not an error. *released

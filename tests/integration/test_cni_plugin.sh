@@ -53,6 +53,9 @@ check "pod has default routes via the gateways" bash -c "ip -n $T_PREFIX-a route
 check "pod link has the configured MTU" bash -c "ip -n $T_PREFIX-a link show eth0 | grep -q 'mtu 1420'"
 check "node routes the pod's addresses to its veth" bash -c "ip -n $NODE route | grep -q '^${A4%/32} dev $HA' && ip -n $NODE -6 route | grep -q '^${A6%/128} dev $HA'"
 check "ADD records one allocation per pod" test "$(allocations)" -eq 2
+OUT=$(cni ADD cb eth0 "$(nspath b)" "$(conf 1.1.0)" 2>/dev/null)
+check "a repeated ADD fails (interface exists) and keeps the first one's allocation" \
+	bash -c "[ \"$(jq -r .code <<<"$OUT")\" = 5 ] && [ $(allocations) -eq 2 ] && ip -n $T_PREFIX-b addr show eth0 | grep -q 'inet $B4 '"
 
 # ---- connectivity ----
 check "pod a pings pod b (IPv4)" ip netns exec "$T_PREFIX-a" ping -c1 -W2 -q "${B4%/32}"
