@@ -17,76 +17,7 @@
 #include "key.h"
 #include "topology_impl.h"
 
-#define NONE ((size_t)-1)
-
-struct seg {
-	size_t first, count;  /* into topo.order: every node of the segment */
-	size_t n_members;
-	size_t leader;        /* node index or NONE */
-	bool by_node;         /* a single node's segment, named after the node */
-	const char *name;     /* location or node name */
-};
-
-struct vec {
-	void *items;
-	size_t n, cap;
-};
-
-struct found_endpoint {
-	const struct wg_key *key;
-	const struct endpoint *endpoint;
-	size_t order;
-};
-
-/* What the hot loops read of each node, gathered once: a struct node is
- * kilobytes (its discovered endpoints), so loops over the model itself
- * would miss the cache on every node. */
-struct hot {
-	struct cidr pods[MODEL_MAX_POD_CIDRS]; /* networks */
-	struct cidr private_host;              /* family 0: none */
-	struct ip_addr addr;   /* the WireGuard device address; family 0: none */
-	struct cidr addr_host; /* the same as a host network */
-	size_t seg;
-	uint8_t n_pods;
-	bool member;           /* Ready with a pod CIDR, or the local node */
-	bool usable;           /* may hold tunnels: Ready, key, endpoint, pod CIDR */
-	bool encap;            /* the local node reaches it encapsulated */
-	bool encap_used;       /* some route goes through the encapsulation to it */
-	bool alone;            /* a segment of its own */
-	bool leader, public;   /* the leader annotation; a public endpoint */
-	bool published;        /* has a published WireGuard IP (wireguard_ip) */
-	uint8_t n_location_ips;
-	uint8_t n_discovered;  /* saturated at 255: only tested for zero */
-	struct ip_addr wireguard_ip;
-};
-
-struct topo {
-	const struct cluster *c;
-	const struct topology_options *o;
-	size_t self;
-	const struct node *me;
-	bool failed;          /* out of memory somewhere: checked per step */
-	struct hot *hot;      /* per node */
-	size_t *order;        /* node indices grouped by segment, then by name */
-	struct seg *segs;
-	size_t n_segs;
-	bool *loc_ok;         /* accepted allowed-location-ips, per node */
-	bool *peer_ok;        /* accepted allowed IPs, per external peer */
-	struct found_endpoint *found;
-	size_t n_found;
-	bool tunnels;         /* the local node holds WireGuard tunnels */
-	size_t *peer_of;      /* node index -> plan peer index */
-	struct net_key *endpoints; /* the plan peers' endpoint addresses, sorted */
-	size_t n_endpoints;
-	struct net_key *spine, *spine_storage;
-	size_t n_spine;
-	size_t first_external; /* plan peer index of the first external peer */
-	struct vec *route_out;
-	bool *has_extras;     /* per plan peer: has allowed IPs off the spine */
-	struct vec peers, routes, extra_routes, cluster, encap, rejections;
-};
-
-static void push(struct topo *t, struct vec *v, const void *item, size_t size)
+void topo_push(struct topo *t, struct vec *v, const void *item, size_t size)
 {
 	if (v->n == v->cap) {
 		size_t cap = v->cap ? v->cap * 2 : 16;
@@ -103,10 +34,26 @@ static void push(struct topo *t, struct vec *v, const void *item, size_t size)
 	v->n++;
 }
 
+/* Room for n items up front, so pushes never move large items. */
+void topo_reserve(struct topo *t, struct vec *v, size_t n, size_t size)
+{
+	void *p;
+
+	if (n <= v->cap)
+		return;
+	p = realloc(v->items, n * size);
+	if (!p) {
+		t->failed = true;
+		return;
+	}
+	v->items = p;
+	v->cap = n;
+}
+
 /* qsort, unless the items are in order already (node-named segments and
  * peers come in the model's name order), and never on an empty vector's
  * NULL. */
-static void sort(void *items, size_t n, size_t size, int (*cmp)(const void *, const void *))
+void topo_sort(void *items, size_t n, size_t size, int (*cmp)(const void *, const void *))
 {
 	for (size_t i = 1; i < n; i++) {
 		if (cmp((char *)items + (i - 1) * size, (char *)items + i * size) > 0) {
@@ -116,9 +63,7 @@ static void sort(void *items, size_t n, size_t size, int (*cmp)(const void *, co
 	}
 }
 
-static void reject(struct topo *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void reject(struct topo *t, const char *fmt, ...)
+void topo_reject(struct topo *t, const char *fmt, ...)
 {
 	struct plan_rejection r;
 	va_list ap;
@@ -126,7 +71,7 @@ static void reject(struct topo *t, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(r.msg, sizeof(r.msg), fmt, ap);
 	va_end(ap);
-	push(t, &t->rejections, &r, sizeof(r));
+	topo_push(t, &t->rejections, &r, sizeof(r));
 }
 
 /* ---- Segments and leaders ---------------------------------------------- */
@@ -153,12 +98,12 @@ static bool leads_before(const struct hot *a, const struct hot *b)
 
 static size_t elect_leader(const struct topo *t, const struct seg *s)
 {
-	size_t best = NONE;
+	size_t best = TOPO_NONE;
 
 	for (size_t i = s->first; i < s->first + s->count; i++) {
 		size_t n = t->order[i];
 
-		if (t->hot[n].usable && (best == NONE || leads_before(&t->hot[n], &t->hot[best])))
+		if (t->hot[n].usable && (best == TOPO_NONE || leads_before(&t->hot[n], &t->hot[best])))
 			best = n;
 	}
 	return best;
@@ -265,7 +210,7 @@ static int build_segments(struct topo *t)
 	for (size_t i = 0; i < n; i++)
 		gather_hot(t, i);
 	location_segments(t, &lt);
-	sort(t->segs, t->n_segs, sizeof(*t->segs), seg_name_cmp);
+	topo_sort(t->segs, t->n_segs, sizeof(*t->segs), seg_name_cmp);
 	for (size_t i = 0; i < t->n_segs; i++)
 		loc_slot(&lt, t->segs[i].name)->seg = i;
 	for (size_t i = 0; i < n; i++) {
@@ -308,7 +253,7 @@ static void segment_requests(const struct topo *t, struct wgip_request *req, str
 		const struct seg *s = &t->segs[i];
 
 		req[i] = (struct wgip_request){ s->by_node ? "node" : "location", s->name, &pub[k], 0, 0 };
-		if (s->leader != NONE && t->hot[s->leader].published) {
+		if (s->leader != TOPO_NONE && t->hot[s->leader].published) {
 			pub[k++] = t->hot[s->leader].wireguard_ip;
 			req[i].n_strong = 1;
 		}
@@ -361,9 +306,9 @@ static int allocate_addresses(struct topo *t, struct error *err)
 		goto out;
 	for (size_t i = 0; i < n; i++)
 		if (!ips[i].family)
-			reject(t, "%s %s: no WireGuard IP left in the subnet", req[i].kind, req[i].name);
+			topo_reject(t, "%s %s: no WireGuard IP left in the subnet", req[i].kind, req[i].name);
 	for (size_t i = 0; i < t->n_segs && !cross; i++)
-		if (t->segs[i].leader != NONE)
+		if (t->segs[i].leader != TOPO_NONE)
 			set_address(&t->hot[t->segs[i].leader], &ips[i]);
 	for (size_t i = 0; i < n && cross; i++)
 		if (t->hot[i].usable)
@@ -376,14 +321,6 @@ out:
 	return r;
 }
 
-/* Who carries the tunnel for node n: its own, in cross granularity, when
- * it is usable; else its segment's leader. */
-static size_t carrier_of(const struct topo *t, size_t n)
-{
-	if (t->o->granularity == GRANULARITY_CROSS && t->hot[n].usable)
-		return n;
-	return t->segs[t->hot[n].seg].leader;
-}
 
 /* ---- Allowed IPs: who may claim what ------------------------------------ */
 
@@ -498,7 +435,7 @@ static void reject_claim(struct topo *t, const struct claim *want, const struct 
 
 	if (hit->kind[0])
 		snprintf(whose, sizeof(whose), " of %s %s", hit->kind, hit->name);
-	reject(t, "%s %s: %s %s ignored: overlaps %s %s%s", want->kind, want->name, want->what,
+	topo_reject(t, "%s %s: %s %s ignored: overlaps %s %s%s", want->kind, want->name, want->what,
 	       cidr_format(&want->net, a), hit->what, cidr_format(&hit->net, b), whose);
 }
 
@@ -579,12 +516,12 @@ static int index_discovered(struct topo *t)
 			t->found[t->n_found] = (struct found_endpoint){
 				&node->discovered[j].key, &node->discovered[j].endpoint, t->n_found };
 	}
-	sort(t->found, t->n_found, sizeof(*t->found), found_cmp);
+	topo_sort(t->found, t->n_found, sizeof(*t->found), found_cmp);
 	return 0;
 }
 
 /* The endpoint the first node (by name) discovered for key, or an empty one. */
-static struct endpoint discovered_endpoint(const struct topo *t, const struct wg_key *key)
+struct endpoint topo_discovered_endpoint(const struct topo *t, const struct wg_key *key)
 {
 	struct found_endpoint want = { key, NULL, 0 };
 	size_t lo = 0, hi = t->n_found;
@@ -600,719 +537,6 @@ static struct endpoint discovered_endpoint(const struct topo *t, const struct wg
 	if (lo < t->n_found && key_equal(t->found[lo].key, key))
 		return *t->found[lo].endpoint;
 	return (struct endpoint){ "", 0 };
-}
-
-/* ---- The spine: every node's networks in address order ------------------ */
-
-/* Sorting is the expensive part of a plan, so it happens once: the spine
- * lists every node's networks (item: node << 2 | what) in address order,
- * and the routes, each peer's allowed IPs and the cluster CIDRs are read
- * off it in that order. Only the few networks that do not live on a node
- * (allowed-location-ips, peers' allowed IPs, subnet, service CIDRs) are
- * sorted apart and merged in. */
-enum { NET_POD0, NET_POD1, NET_PRIVATE, NET_WG };
-
-static int build_spine(struct topo *t)
-{
-	size_t n = 0, k = 0;
-	struct net_key *keys;
-
-	for (size_t i = 0; i < t->c->n_nodes; i++)
-		n += t->hot[i].n_pods + !!t->hot[i].private_host.ip.family + !!t->hot[i].addr.family;
-	keys = malloc((2 * n + 1) * sizeof(*keys));
-	if (!keys)
-		return -1;
-	for (size_t i = 0; i < t->c->n_nodes; i++) {
-		const struct hot *h = &t->hot[i];
-
-		for (size_t j = 0; j < h->n_pods; j++)
-			keys[k++] = net_key(&h->pods[j], (uint32_t)(i << 2 | j));
-		if (h->private_host.ip.family)
-			keys[k++] = net_key(&h->private_host, (uint32_t)(i << 2 | NET_PRIVATE));
-		if (h->addr.family)
-			keys[k++] = net_key(&h->addr_host, (uint32_t)(i << 2 | NET_WG));
-	}
-	t->spine_storage = keys;
-	t->spine = net_keys_sort(keys, keys + n, n);
-	t->n_spine = n;
-	return 0;
-}
-
-static const struct cidr *spine_net_of(const struct topo *t, size_t item)
-{
-	const struct hot *h = &t->hot[item >> 2];
-
-	switch (item & 3) {
-	case NET_POD0:
-	case NET_POD1:
-		return &h->pods[item & 3];
-	case NET_PRIVATE:
-		return &h->private_host;
-	}
-	return &h->addr_host;
-}
-
-static const struct cidr *spine_net(const struct topo *t, size_t i)
-{
-	return spine_net_of(t, t->spine[i].item);
-}
-
-/* A network two nodes claim (only in a broken model, as two nodes with one
- * pod CIDR) goes to the first by name. */
-static bool spine_repeats(const struct topo *t, size_t i)
-{
-	return i > 0 && net_keys_equal(&t->spine[i], &t->spine[i - 1]);
-}
-
-/* ---- The local node's peers --------------------------------------------- */
-
-static int my_keepalive(const struct topo *t)
-{
-	return t->me->persistent_keepalive > 0 ? t->me->persistent_keepalive : 0;
-}
-
-static struct plan_peer *peer_at(const struct topo *t, size_t i)
-{
-	return &((struct plan_peer *)t->peers.items)[i];
-}
-
-/* prefix + name into a plan_peer name (snprintf costs more than the rest
- * of a peer). */
-static void join_name(char out[MODEL_NAME_MAX + 16], const char *prefix, const char *name)
-{
-	size_t lp = strlen(prefix), ln = strnlen(name, MODEL_NAME_MAX);
-
-	memcpy(out, prefix, lp);
-	memcpy(out + lp, name, ln);
-	out[lp + ln] = '\0';
-}
-
-/* The plan peer for the tunnel to carrier, created on first use. */
-static size_t node_peer(struct topo *t, size_t carrier)
-{
-	const struct node *n = &t->c->nodes[carrier];
-	const struct seg *s = &t->segs[t->hot[carrier].seg];
-	struct plan_peer p;
-
-	if (t->peer_of[carrier] != NONE)
-		return t->peer_of[carrier];
-	p = (struct plan_peer){ .public_key = n->public_key, .persistent_keepalive = my_keepalive(t) };
-	if (t->o->granularity != GRANULARITY_CROSS && !s->by_node)
-		join_name(p.name, "location/", s->name);
-	else
-		join_name(p.name, "node/", n->name);
-	/* A NATed node's published endpoint is behind its NAT: only a
-	 * discovered one is worth dialing, else it dials in. */
-	p.endpoint = n->persistent_keepalive > 0 ? discovered_endpoint(t, &n->public_key) : n->endpoint;
-	push(t, &t->peers, &p, sizeof(p));
-	t->peer_of[carrier] = t->peers.n - 1;
-	return t->peers.n - 1;
-}
-
-/* The walkers below call fn(t, arg, network) for each network; fn counts
- * or appends a peer's allowed IPs (arg: the peer), adds a route, or pushes
- * onto a list. */
-typedef void each_fn(struct topo *t, size_t arg, const struct cidr *net);
-
-/* The accepted allowed-location-ips of segment s. */
-static void each_location_net(struct topo *t, const struct seg *s, size_t arg, each_fn *fn)
-{
-	for (size_t i = s->first; i < s->first + s->count; i++) {
-		size_t n = t->order[i];
-		const struct node *node = &t->c->nodes[n];
-
-		for (size_t j = 0; j < t->hot[n].n_location_ips; j++) {
-			struct cidr net = cidr_network(&node->allowed_location_ips[j]);
-
-			if (t->loc_ok[n * MODEL_MAX_LOCATION_IPS + j])
-				fn(t, arg, &net);
-		}
-	}
-}
-
-/* The accepted allowed IPs of external peer p. */
-static void each_peer_net(struct topo *t, size_t p, size_t arg, each_fn *fn)
-{
-	const struct peer *ext = &t->c->peers[p];
-
-	for (size_t j = 0; j < ext->n_allowed_ips; j++) {
-		struct cidr net = cidr_network(&ext->allowed_ips[j]);
-
-		if (t->peer_ok[p * MODEL_MAX_PEER_IPS + j])
-			fn(t, arg, &net);
-	}
-}
-
-static bool is_remote(const struct topo *t, size_t n)
-{
-	return t->hot[n].member && t->hot[n].seg != t->hot[t->self].seg;
-}
-
-/* A segment outside the local one that someone carries tunnels for. */
-static bool is_remote_segment(const struct topo *t, size_t i)
-{
-	return i != t->hot[t->self].seg && t->segs[i].leader != NONE && t->segs[i].n_members;
-}
-
-/* The plan peer carrying node n's networks, or NONE. */
-static size_t peer_for(const struct topo *t, size_t n)
-{
-	size_t carrier = is_remote(t, n) ? carrier_of(t, n) : NONE;
-
-	return carrier == NONE ? NONE : t->peer_of[carrier];
-}
-
-/* Counting first (n_allowed_ips), so each list is allocated once. */
-static void count(struct topo *t, size_t peer, const struct cidr *net)
-{
-	(void)net;
-	peer_at(t, peer)->n_allowed_ips++;
-}
-
-static void allow(struct topo *t, size_t peer, const struct cidr *net)
-{
-	struct plan_peer *p = peer_at(t, peer);
-
-	p->allowed_ips[p->n_allowed_ips++] = *net;
-}
-
-/* Room for n items up front, so pushes never move large items. */
-static void reserve(struct topo *t, struct vec *v, size_t n, size_t size)
-{
-	void *p;
-
-	if (n <= v->cap)
-		return;
-	p = realloc(v->items, n * size);
-	if (!p) {
-		t->failed = true;
-		return;
-	}
-	v->items = p;
-	v->cap = n;
-}
-
-static void create_peers(struct topo *t)
-{
-	size_t most = t->o->granularity == GRANULARITY_CROSS ? t->c->n_nodes : t->n_segs;
-
-	reserve(t, &t->peers, most + t->c->n_peers, sizeof(struct plan_peer));
-	for (size_t n = 0; n < t->c->n_nodes; n++)
-		if (is_remote(t, n) && carrier_of(t, n) != NONE)
-			node_peer(t, carrier_of(t, n));
-	t->first_external = t->peers.n;
-	for (size_t i = 0; i < t->c->n_peers; i++) {
-		const struct peer *ext = &t->c->peers[i];
-		struct plan_peer p = {
-			.public_key = ext->public_key,
-			.endpoint = ext->endpoint.host[0] ? ext->endpoint
-							  : discovered_endpoint(t, &ext->public_key),
-			.persistent_keepalive = ext->persistent_keepalive > 0 ? ext->persistent_keepalive
-									      : my_keepalive(t),
-			.preshared_key = ext->preshared_key,
-			.has_preshared_key = ext->has_preshared_key,
-		};
-
-		join_name(p.name, "peer/", ext->name);
-		push(t, &t->peers, &p, sizeof(p));
-	}
-}
-
-/* Location and external peers' networks, after the spine's. */
-static void each_extra_allowed(struct topo *t, each_fn *fn)
-{
-	for (size_t i = 0; i < t->n_segs; i++)
-		if (is_remote_segment(t, i))
-			each_location_net(t, &t->segs[i], t->peer_of[t->segs[i].leader], fn);
-	for (size_t i = 0; i < t->c->n_peers; i++)
-		each_peer_net(t, i, t->first_external + i, fn);
-}
-
-static void each_spine_allowed(struct topo *t, each_fn *fn)
-{
-	for (size_t i = 0; i < t->n_spine; i++) {
-		size_t peer = peer_for(t, t->spine[i].item >> 2);
-
-		if (peer != NONE && !spine_repeats(t, i))
-			fn(t, peer, spine_net(t, i));
-	}
-}
-
-static int cidr_cmp_void(const void *a, const void *b)
-{
-	return cidr_cmp(a, b);
-}
-
-/* Spine networks come sorted and unique; a peer with extras sorts them in. */
-static void mark_extras(struct topo *t, size_t peer, const struct cidr *net)
-{
-	(void)net;
-	t->has_extras[peer] = true;
-}
-
-static int fill_allowed_ips(struct topo *t)
-{
-	t->has_extras = calloc(t->peers.n + 1, sizeof(*t->has_extras));
-	if (!t->has_extras)
-		return -1;
-	each_spine_allowed(t, count);
-	each_extra_allowed(t, count);
-	each_extra_allowed(t, mark_extras);
-	for (size_t i = 0; i < t->peers.n; i++) {
-		struct plan_peer *p = peer_at(t, i);
-
-		p->allowed_ips = malloc((p->n_allowed_ips + 1) * sizeof(*p->allowed_ips));
-		if (!p->allowed_ips)
-			return -1;
-		p->n_allowed_ips = 0;
-	}
-	each_spine_allowed(t, allow);
-	each_extra_allowed(t, allow);
-	for (size_t i = 0; i < t->peers.n; i++) {
-		struct plan_peer *p = peer_at(t, i);
-		size_t k = 0;
-
-		if (!t->has_extras[i])
-			continue;
-		sort(p->allowed_ips, p->n_allowed_ips, sizeof(struct cidr), cidr_cmp_void);
-		for (size_t j = 0; j < p->n_allowed_ips; j++)
-			if (!k || !cidr_equal(&p->allowed_ips[j], &p->allowed_ips[k - 1]))
-				p->allowed_ips[k++] = p->allowed_ips[j];
-		p->n_allowed_ips = k;
-	}
-	return 0;
-}
-
-/* ---- The local node's routes -------------------------------------------- */
-
-/* WireGuard's own UDP packets must not be routed into the tunnel: note the
- * peers' endpoint addresses (IP literals) to keep them out of wg routes. */
-static int collect_endpoints(struct topo *t)
-{
-	struct net_key *keys = calloc(2 * t->peers.n + 1, sizeof(*keys));
-	struct ip_addr ip;
-
-	if (!keys)
-		return -1;
-	for (size_t i = 0; i < t->peers.n; i++) {
-		const char *host = peer_at(t, i)->endpoint.host;
-
-		if (host[0] && ip_parse(host, &ip) == 0) {
-			struct cidr net = cidr_host(&ip);
-
-			keys[t->n_endpoints++] = net_key(&net, (uint32_t)i);
-		}
-	}
-	t->endpoints = net_keys_sort(keys, keys + t->n_endpoints, t->n_endpoints);
-	if (t->endpoints != keys)
-		memcpy(keys, t->endpoints, t->n_endpoints * sizeof(*keys));
-	t->endpoints = keys;
-	return 0;
-}
-
-static bool holds_endpoint(const struct topo *t, const struct cidr *dst)
-{
-	struct net_key net;
-	size_t i;
-
-	if (!t->n_endpoints)
-		return false;
-	net = net_key(dst, 0);
-	/* Starts below the lowest endpoint without holding it: wholly below
-	 * every endpoint (pod CIDRs usually are), no search needed. */
-	if (net_keys_lower_bound(&net, 1, &t->endpoints[0]) == 1 &&
-	    !net_key_contains(&net, &t->endpoints[0]))
-		return false;
-	i = net_keys_lower_bound(t->endpoints, t->n_endpoints, &net);
-	return i < t->n_endpoints && net_key_contains(&net, &t->endpoints[i]);
-}
-
-static void copy_ifname(char to[IF_NAMESIZE], const char from[IF_NAMESIZE])
-{
-	memcpy(to, from, IF_NAMESIZE);
-	to[IF_NAMESIZE - 1] = '\0';
-}
-
-static void route_to(struct topo *t, const struct route *r)
-{
-	struct vec *v = t->route_out;
-
-	if (v->n < v->cap)
-		((struct route *)v->items)[v->n++] = *r; /* the common case, inlined */
-	else
-		push(t, v, r, sizeof(*r));
-}
-
-static void route_via_tunnel(struct topo *t, const struct cidr *dst)
-{
-	struct route r = { .dst = *dst, .table = SKEIN_ROUTE_TABLE };
-	char buf[CIDR_STRLEN];
-
-	if (holds_endpoint(t, dst)) {
-		reject(t, "route to %s via %s left out: it holds a peer's endpoint",
-		       cidr_format(&r.dst, buf), t->o->wg_ifname);
-		return;
-	}
-	copy_ifname(r.dev, t->o->wg_ifname);
-	if (t->hot[t->self].addr.family == dst->ip.family)
-		r.src = t->hot[t->self].addr;
-	route_to(t, &r);
-}
-
-static void through_encap(struct topo *t, struct route *r, size_t via)
-{
-	copy_ifname(r->dev, t->o->encap_ifname);
-	r->onlink = true;
-	t->hot[via].encap_used = true;
-}
-
-/* dst through another node of the local segment, over the underlay or the
- * encapsulation device. IPv6 routes cannot take an IPv4 gateway, so behind
- * a node with only an IPv4 private IP they use its derived link-local
- * address on the encapsulation device. */
-static void route_via_node(struct topo *t, const struct cidr *dst, size_t via)
-{
-	const struct hot *h = &t->hot[via];
-	struct route r = { .dst = *dst, .table = SKEIN_ROUTE_TABLE };
-	char buf[CIDR_STRLEN];
-
-	if (h->private_host.ip.family == dst->ip.family) {
-		r.gateway = h->private_host.ip;
-		if (h->encap)
-			through_encap(t, &r, via);
-		else
-			copy_ifname(r.dev, t->o->underlay_ifname);
-	} else if (dst->ip.family == AF_INET6) {
-		r.gateway = topology_encap_ip6(&h->private_host.ip);
-		through_encap(t, &r, via);
-	} else {
-		reject(t, "route to %s via node %s left out: its private IP is IPv6",
-		       cidr_format(&r.dst, buf), t->c->nodes[via].name);
-		return;
-	}
-	route_to(t, &r);
-}
-
-/* Somewhere outside the local segment: through the tunnels when the local
- * node holds them, else through the segment's leader. */
-static void route_away(struct topo *t, size_t unused, const struct cidr *dst)
-{
-	size_t leader = t->segs[t->hot[t->self].seg].leader;
-
-	(void)unused;
-	if (t->tunnels)
-		route_via_tunnel(t, dst);
-	else if (leader != NONE)
-		route_via_node(t, dst, leader);
-}
-
-/* Pods and WireGuard IPs of the local segment's nodes directly (their
- * private IPs are the underlay's business); everything of other segments
- * carried by someone away. */
-static void spine_routes(struct topo *t)
-{
-	for (size_t i = 0; i < t->n_spine; i++) {
-		size_t n = t->spine[i].item >> 2, what = t->spine[i].item & 3;
-
-		if (n == t->self || !t->hot[n].member || spine_repeats(t, i))
-			continue;
-		if (!is_remote(t, n) && what != NET_PRIVATE)
-			route_via_node(t, spine_net(t, i), n);
-		else if (is_remote(t, n) && carrier_of(t, n) != NONE)
-			route_away(t, 0, spine_net(t, i));
-	}
-}
-
-static void extra_routes(struct topo *t)
-{
-	for (size_t i = 0; i < t->n_segs; i++)
-		if (is_remote_segment(t, i))
-			each_location_net(t, &t->segs[i], 0, route_away);
-	for (size_t i = 0; i < t->c->n_peers; i++)
-		each_peer_net(t, i, 0, route_away);
-}
-
-static int route_cmp(const void *a, const void *b)
-{
-	return cidr_cmp(&((const struct route *)a)->dst, &((const struct route *)b)->dst);
-}
-
-/* The first of routes[lo, n) whose destination is not below dst. */
-static size_t route_lower_bound(const struct route *r, size_t lo, size_t n, const struct cidr *dst)
-{
-	size_t hi = n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (cidr_cmp(&r[mid].dst, dst) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
-static void append_routes(struct plan *plan, const struct route *r, size_t n)
-{
-	if (n)
-		memcpy(&plan->routes[plan->n_routes], r, n * sizeof(*r));
-	plan->n_routes += n;
-}
-
-static void append_route(struct plan *plan, const struct route *r)
-{
-	if (!plan->n_routes || !cidr_equal(&r->dst, &plan->routes[plan->n_routes - 1].dst))
-		plan->routes[plan->n_routes++] = *r;
-}
-
-/* The spine's routes (sorted, unique) with the few extras sorted in by
- * binary search; a destination both have keeps the spine's route. */
-static int make_routes(struct topo *t, struct plan *plan)
-{
-	const struct route *a = t->routes.items, *b = t->extra_routes.items;
-	size_t na = t->routes.n, nb = t->extra_routes.n, i = 0;
-
-	sort(t->extra_routes.items, nb, sizeof(struct route), route_cmp);
-	plan->routes = malloc((na + nb + 1) * sizeof(*plan->routes));
-	if (!plan->routes)
-		return -1;
-	for (size_t j = 0; j < nb; j++) {
-		size_t pos = route_lower_bound(a, i, na, &b[j].dst);
-
-		append_routes(plan, a + i, pos - i);
-		i = pos;
-		if (i == na || !cidr_equal(&a[i].dst, &b[j].dst))
-			append_route(plan, &b[j]);
-	}
-	append_routes(plan, a + i, na - i);
-	return 0;
-}
-
-/* ---- Assembling the plan ------------------------------------------------ */
-
-struct peer_rank {
-	const char *name;
-	size_t index;
-};
-
-static int peer_rank_cmp(const void *a, const void *b)
-{
-	return strcmp(((const struct peer_rank *)a)->name, ((const struct peer_rank *)b)->name);
-}
-
-static bool peers_sorted(const struct topo *t)
-{
-	for (size_t i = 1; i < t->peers.n; i++)
-		if (strcmp(peer_at(t, i - 1)->name, peer_at(t, i)->name) > 0)
-			return false;
-	return true;
-}
-
-/* Moves the peers into the plan sorted by name: as they are (full and
- * cross granularity create them in name order), else each copied once
- * (they are large). */
-static int sort_peers(struct topo *t, struct plan *plan)
-{
-	struct peer_rank *order;
-
-	if (peers_sorted(t)) {
-		plan->peers = t->peers.items;
-		plan->n_peers = t->peers.n;
-		t->peers = (struct vec){ 0 };
-		return 0;
-	}
-	order = calloc(t->peers.n, sizeof(*order));
-	plan->peers = calloc(t->peers.n, sizeof(*plan->peers));
-	if (!order || !plan->peers) {
-		free(order);
-		return -1;
-	}
-	for (size_t i = 0; i < t->peers.n; i++)
-		order[i] = (struct peer_rank){ peer_at(t, i)->name, i };
-	qsort(order, t->peers.n, sizeof(*order), peer_rank_cmp);
-	for (size_t i = 0; i < t->peers.n; i++)
-		plan->peers[i] = *peer_at(t, order[i].index);
-	plan->n_peers = t->peers.n;
-	free(t->peers.items);
-	t->peers = (struct vec){ 0 };
-	free(order);
-	return 0;
-}
-
-static void push_cidr(struct topo *t, size_t unused, const struct cidr *net)
-{
-	(void)unused;
-	push(t, &t->cluster, net, sizeof(*net));
-}
-
-static void push_network(struct topo *t, const struct cidr *c)
-{
-	struct cidr net = cidr_network(c);
-
-	push_cidr(t, 0, &net);
-}
-
-#define EXTRA_ITEM ((uint32_t)1 << 31)
-
-/* The spine merged with the subnet, service CIDRs, accepted location and
- * peer networks; without networks inside another (kept networks are
- * disjoint and sorted, so a network inside any kept one is inside the
- * last kept one). */
-static int make_cluster_cidrs(struct topo *t, struct plan *plan)
-{
-	const struct cidr *extras;
-	struct net_key *keys, *sorted, *merged;
-	size_t n, ne;
-
-	push_network(t, &t->o->subnet);
-	for (size_t i = 0; i < t->o->n_service_cidrs; i++)
-		push_network(t, &t->o->service_cidrs[i]);
-	for (size_t i = 0; i < t->n_segs; i++)
-		each_location_net(t, &t->segs[i], 0, push_cidr);
-	for (size_t i = 0; i < t->c->n_peers; i++)
-		each_peer_net(t, i, 0, push_cidr);
-	if (t->failed)
-		return -1;
-	extras = t->cluster.items;
-	ne = t->cluster.n;
-	n = ne + t->n_spine;
-	keys = malloc((2 * ne + n + 1) * sizeof(*keys));
-	plan->cluster_cidrs = malloc((n + 1) * sizeof(*plan->cluster_cidrs));
-	if (!keys || !plan->cluster_cidrs) {
-		free(keys);
-		return -1;
-	}
-	for (size_t i = 0; i < ne; i++)
-		keys[i] = net_key(&extras[i], EXTRA_ITEM | (uint32_t)i);
-	sorted = net_keys_sort(keys, keys + ne, ne);
-	merged = keys + 2 * ne;
-	net_keys_merge(t->spine, t->n_spine, sorted, ne, merged);
-	for (size_t i = 0, last = 0; i < n; i++) {
-		const struct net_key *k = &merged[i];
-
-		if (plan->n_cluster_cidrs && net_key_contains(&merged[last], k))
-			continue;
-		plan->cluster_cidrs[plan->n_cluster_cidrs++] =
-			k->item & EXTRA_ITEM ? extras[k->item & ~EXTRA_ITEM]
-					     : *spine_net_of(t, k->item);
-		last = i;
-	}
-	free(keys);
-	return 0;
-}
-
-static int ip_cmp_void(const void *a, const void *b)
-{
-	return ip_cmp(a, b);
-}
-
-static int make_encap_remotes(struct topo *t, struct plan *plan)
-{
-	for (size_t i = 0; i < t->c->n_nodes; i++)
-		if (t->hot[i].encap_used)
-			push(t, &t->encap, &t->hot[i].private_host.ip, sizeof(struct ip_addr));
-	if (t->failed)
-		return -1;
-	plan->encap_remotes = t->encap.items;
-	plan->n_encap_remotes = t->encap.n;
-	t->encap = (struct vec){ 0 };
-	sort(plan->encap_remotes, plan->n_encap_remotes, sizeof(struct ip_addr), ip_cmp_void);
-	return 0;
-}
-
-static int make_rules(struct plan *plan)
-{
-	static const int families[] = { AF_INET, AF_INET6 };
-
-	plan->rules = calloc(2, sizeof(*plan->rules));
-	if (!plan->rules)
-		return -1;
-	for (size_t f = 0; f < 2; f++) {
-		bool used = false;
-
-		for (size_t i = 0; i < plan->n_routes && !used; i++)
-			used = plan->routes[i].dst.ip.family == families[f];
-		if (used)
-			plan->rules[plan->n_rules++] = (struct rule){
-				.family = families[f],
-				.src = { .ip.family = families[f] },
-				.dst = { .ip.family = families[f] },
-				.table = SKEIN_ROUTE_TABLE,
-				.priority = SKEIN_RULE_PRIORITY,
-			};
-	}
-	return 0;
-}
-
-static struct cidr device_address(const struct topo *t, const struct ip_addr *ip)
-{
-	struct cidr c = { .ip = *ip, .prefix = t->o->subnet.prefix };
-
-	return ip->family ? c : (struct cidr){ .prefix = 0 };
-}
-
-static int make_segments(const struct topo *t, struct plan *plan)
-{
-	plan->segments = calloc(t->n_segs ? t->n_segs : 1, sizeof(*plan->segments));
-	if (!plan->segments)
-		return -1;
-	for (size_t i = 0; i < t->n_segs; i++) {
-		const struct seg *s = &t->segs[i];
-		struct plan_segment *out = &plan->segments[plan->n_segments];
-
-		if (!s->n_members)
-			continue;
-		snprintf(out->location, sizeof(out->location), "%s",
-			 t->c->nodes[t->order[s->first]].location);
-		snprintf(out->name, sizeof(out->name), "%s/%s", s->by_node ? "node" : "location", s->name);
-		out->leader = s->leader == NONE ? PLAN_NO_LEADER : s->leader;
-		if (s->leader != NONE)
-			out->wireguard_ip = device_address(t, &t->hot[s->leader].addr);
-		out->n_members = s->n_members;
-		plan->n_segments++;
-	}
-	return 0;
-}
-
-static int make_local_pod_cidrs(const struct topo *t, struct plan *plan)
-{
-	const struct hot *me = &t->hot[t->self];
-
-	plan->local_pod_cidrs = calloc(MODEL_MAX_POD_CIDRS, sizeof(*plan->local_pod_cidrs));
-	if (!plan->local_pod_cidrs)
-		return -1;
-	memcpy(plan->local_pod_cidrs, me->pods, me->n_pods * sizeof(*me->pods));
-	plan->n_local_pod_cidrs = me->n_pods;
-	sort(plan->local_pod_cidrs, plan->n_local_pod_cidrs, sizeof(struct cidr), cidr_cmp_void);
-	return 0;
-}
-
-static bool has_ipv6_pods(const struct hot *h)
-{
-	for (size_t i = 0; i < h->n_pods; i++)
-		if (h->pods[i].ip.family == AF_INET6)
-			return true;
-	return false;
-}
-
-static int assemble(struct topo *t, struct plan *plan)
-{
-	const struct hot *me = &t->hot[t->self];
-
-	if (sort_peers(t, plan) < 0 || make_routes(t, plan) < 0 || make_cluster_cidrs(t, plan) < 0 ||
-	    make_encap_remotes(t, plan) < 0 || make_rules(plan) < 0 || make_segments(t, plan) < 0 ||
-	    make_local_pod_cidrs(t, plan) < 0)
-		return -1;
-	plan->rejections = t->rejections.items;
-	plan->n_rejections = t->rejections.n;
-	t->rejections = (struct vec){ 0 };
-	plan->is_leader = t->segs[me->seg].leader == t->self;
-	if (t->tunnels)
-		plan->wireguard_ip = device_address(t, &me->addr);
-	if (has_ipv6_pods(me) && me->private_host.ip.family == AF_INET)
-		plan->encap_ip6 = topology_encap_ip6(&me->private_host.ip);
-	return 0;
 }
 
 /* ---- Entry point -------------------------------------------------------- */
@@ -1369,7 +593,7 @@ static size_t find_node(const struct cluster *c, const char *name)
 	for (size_t i = 0; i < c->n_nodes; i++)
 		if (!strcmp(c->nodes[i].name, name))
 			return i;
-	return NONE;
+	return TOPO_NONE;
 }
 
 static int alloc_arrays(struct topo *t)
@@ -1429,22 +653,10 @@ static int compute(struct topo *t, struct plan *plan, struct error *err)
 		return error_set(err, "out of memory");
 	if (allocate_addresses(t, err) < 0 || settle_claims(t, err) < 0)
 		return -1;
-	if (index_discovered(t) < 0 || build_spine(t) < 0)
+	if (index_discovered(t) < 0)
 		return error_set(err, "out of memory");
 	t->tunnels = holds_tunnels(t);
-	if (t->tunnels) {
-		create_peers(t);
-		if (t->failed || fill_allowed_ips(t) < 0)
-			return error_set(err, "out of memory");
-	}
-	if (collect_endpoints(t) < 0)
-		return error_set(err, "out of memory");
-	t->route_out = &t->routes;
-	reserve(t, &t->routes, t->n_spine, sizeof(struct route));
-	spine_routes(t);
-	t->route_out = &t->extra_routes;
-	extra_routes(t);
-	if (t->failed || assemble(t, plan) < 0)
+	if (topo_build_plan(t, plan) < 0)
 		return error_set(err, "out of memory");
 	return 0;
 }
@@ -1460,7 +672,7 @@ int topology_compute(const struct cluster *cluster, const char *self,
 	if (check_options(opts, err) < 0)
 		return error_prefix(err, "topology");
 	t.self = find_node(cluster, self);
-	if (t.self == NONE)
+	if (t.self == TOPO_NONE)
 		return error_set(err, "topology: node %s: not in the cluster model", self);
 	t.me = &cluster->nodes[t.self];
 	if (!t.me->n_pod_cidrs)

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Internals of the topology, shared by topology*.c only: the WireGuard IP
- * allocator and the set of claimed address ranges that rejects overlaps.
+ * Internals of the topology, shared by topology*.c only: the state of one
+ * computation, the WireGuard IP allocator, the set of claimed address
+ * ranges that rejects overlaps, and the network sort.
  */
 #ifndef SKEIN_TOPOLOGY_IMPL_H
 #define SKEIN_TOPOLOGY_IMPL_H
@@ -12,6 +13,8 @@
 
 #include "cidr.h"
 #include "error.h"
+#include "model.h"
+#include "topology.h"
 
 /* FNV-1a of "kind:name": byte-wise, so every node computes the same on any
  * architecture. */
@@ -92,5 +95,89 @@ void net_keys_merge(const struct net_key *a, size_t na, const struct net_key *b,
 bool net_key_contains(const struct net_key *net, const struct net_key *k);
 /* The first of n sorted keys not below k (prefixes ignored). */
 size_t net_keys_lower_bound(const struct net_key *keys, size_t n, const struct net_key *k);
+
+/* ---- The state of one computation (topology.c, topology_build.c) ---- */
+
+#define TOPO_NONE ((size_t)-1)
+
+struct seg {
+	size_t first, count;  /* into topo.order: every node of the segment */
+	size_t n_members;
+	size_t leader;        /* node index or TOPO_NONE */
+	bool by_node;         /* a single node's segment, named after the node */
+	const char *name;     /* location or node name */
+};
+
+struct vec {
+	void *items;
+	size_t n, cap;
+};
+
+struct found_endpoint {
+	const struct wg_key *key;
+	const struct endpoint *endpoint;
+	size_t order;
+};
+
+/* What the hot loops read of each node, gathered once: a struct node is
+ * kilobytes (its discovered endpoints), so loops over the model itself
+ * would miss the cache on every node. */
+struct hot {
+	struct cidr pods[MODEL_MAX_POD_CIDRS]; /* networks */
+	struct cidr private_host;              /* family 0: none */
+	struct ip_addr addr;   /* the WireGuard device address; family 0: none */
+	struct cidr addr_host; /* the same as a host network */
+	size_t seg;
+	uint8_t n_pods;
+	bool member;           /* Ready with a pod CIDR, or the local node */
+	bool usable;           /* may hold tunnels: Ready, key, endpoint, pod CIDR */
+	bool encap;            /* the local node reaches it encapsulated */
+	bool encap_used;       /* some route goes through the encapsulation to it */
+	bool alone;            /* a segment of its own */
+	bool leader, public;   /* the leader annotation; a public endpoint */
+	bool published;        /* has a published WireGuard IP (wireguard_ip) */
+	uint8_t n_location_ips;
+	uint8_t n_discovered;  /* saturated at 255: only tested for zero */
+	struct ip_addr wireguard_ip;
+};
+
+struct topo {
+	const struct cluster *c;
+	const struct topology_options *o;
+	size_t self;
+	const struct node *me;
+	bool failed;          /* out of memory somewhere: checked per step */
+	struct hot *hot;      /* per node */
+	size_t *order;        /* node indices grouped by segment, then by name */
+	struct seg *segs;
+	size_t n_segs;
+	bool *loc_ok;         /* accepted allowed-location-ips, per node */
+	bool *peer_ok;        /* accepted allowed IPs, per external peer */
+	struct found_endpoint *found;
+	size_t n_found;
+	bool tunnels;         /* the local node holds WireGuard tunnels */
+	size_t *peer_of;      /* node index -> plan peer index */
+	struct net_key *endpoints; /* the plan peers' endpoint addresses, sorted */
+	size_t n_endpoints;
+	struct net_key *spine, *spine_storage;
+	size_t n_spine;
+	size_t first_external; /* plan peer index of the first external peer */
+	struct vec *route_out;
+	bool *has_extras;     /* per plan peer: has allowed IPs off the spine */
+	struct vec peers, routes, extra_routes, cluster, encap, rejections;
+};
+
+/* A vector push; on failure t->failed is set (checked once per step). */
+void topo_push(struct topo *t, struct vec *v, const void *item, size_t size);
+/* Room for n items up front, so pushes never move large items. */
+void topo_reserve(struct topo *t, struct vec *v, size_t n, size_t size);
+/* qsort, skipped when already in order (or empty). */
+void topo_sort(void *items, size_t n, size_t size, int (*cmp)(const void *, const void *));
+/* Notes something left out of the plan (plan->rejections). */
+void topo_reject(struct topo *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The endpoint the first node (by name) discovered for key, or an empty one. */
+struct endpoint topo_discovered_endpoint(const struct topo *t, const struct wg_key *key);
+/* From the settled segments, leaders, addresses and claims to the plan. */
+int topo_build_plan(struct topo *t, struct plan *plan);
 
 #endif
