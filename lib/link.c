@@ -223,8 +223,8 @@ int link_veth_create_alias(struct nl *nl, const char *name, const char *peer,
 	ret = nl_talk(nl, nlh, NULL, NULL);
 	if (ret < 0)
 		error_set(err, "creating veth %s (peer %s): %s", name, peer, strerror(-ret));
-	else if (alias)
-		ret = link_set_alias(nl, name, alias, err);
+	else if (alias && (ret = link_set_alias(nl, name, alias, err)) < 0)
+		link_delete(nl, name, NULL); /* all or nothing */
 	return ret;
 }
 
