@@ -475,7 +475,11 @@ class Api:
         with self.write_lock:
             current = self.store.get(r.key, ns if r.namespaced else "", name)
             if current is None:
-                if ctype == "application/apply-patch+yaml":
+                if ctype == "application/apply-patch+yaml" and isinstance(doc, dict):
+                    if (doc.get("metadata") or {}).get("name") != name:
+                        raise ApiError(400, "BadRequest", "the name of the object (%s) does "
+                                       "not match the name on the URL (%s)" % (
+                                           (doc.get("metadata") or {}).get("name"), name))
                     return self.create(r, ns, doc)
                 raise kubeapi.not_found(r, name)
             try:
