@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 pattern=${1:-}
 status=0
 for b in bench/bench_*.sh build/bench/bench_*; do
-	[ -e "$b" ] || continue
+	case "$b" in *.sh) [ -f "$b" ] ;; *) [ -x "$b" ] && [ -f "$b" ] ;; esac || continue
 	case "$b" in *"$pattern"*) ;; *) continue ;; esac
 	echo "=== $(basename "$b")"
 	case "$b" in
