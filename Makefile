@@ -29,7 +29,7 @@ NONMAIN_SRC := $(LIB_SRC) $(filter-out %/main.c,$(CNI_SRC) $(AGENT_SRC) $(CTL_SR
 obj      = $(patsubst %.c,build/obj/%.o,$(1))
 sanobj   = $(patsubst %.c,build/san/%.o,$(1))
 
-.PHONY: all test unit bench demo fuzz clean install-deps image
+.PHONY: all test unit bench demo fuzz fuzz-build soak clean install-deps image
 all: $(BINS)
 
 build/obj/%.o: %.c
@@ -60,6 +60,10 @@ bin/skeinctl: $(call obj,$(CTL_SRC)) build/libskein.a
 	@mkdir -p bin
 	$(CC) $(CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(DEPLIBS)
 
+# skeinctl takes the agent's flags and builds devices from plans as the
+# agent does: it links those two modules of node-agent/.
+bin/skeinctl: $(call obj,node-agent/node_options.c node-agent/plan_device.c)
+
 build/tests/%: tests/unit/%.c build/libskein-san.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(SAN) -O1 -o $@ $< build/libskein-san.a $(DEPLIBS) -lcmocka
@@ -80,6 +84,30 @@ build/tools/%: tests/tools/%.c build/libskein.a $(NONMAIN_OBJ)
 build/bench/%: bench/%.c build/libskein.a $(NONMAIN_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(NONMAIN_OBJ) build/libskein.a $(DEPLIBS)
+
+# libFuzzer harnesses (fuzz/fuzz_*.c), built with clang against the same
+# sources instrumented for coverage and ASan+UBSan. `make fuzz` runs each
+# for FUZZ_SECONDS; tests/integration/test_fuzz_smoke.sh runs each briefly.
+FUZZ_CC  ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+FUZZ_BINS := $(patsubst fuzz/%.c,build/fuzz/%,$(wildcard fuzz/fuzz_*.c))
+
+build/fuzzobj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(ALL_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link -O1 -c $< -o $@
+
+build/libskein-fuzz.a: $(patsubst %.c,build/fuzzobj/%.o,$(NONMAIN_SRC))
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+build/fuzz/%: fuzz/%.c fuzz/fuzz.h build/libskein-fuzz.a
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(ALL_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer -O1 -o $@ $< build/libskein-fuzz.a $(DEPLIBS)
+
+fuzz-build: $(FUZZ_BINS)
+fuzz: fuzz-build
+	fuzz/run.sh $(FUZZ_SECONDS)
 
 # T=pattern runs only the tests whose name contains pattern.
 test: all unit $(TOOL_BINS)
