@@ -11,10 +11,6 @@
 #include <linux/rtnetlink.h>
 #include <linux/veth.h>
 
-/* NLM_F_EXCL shares its bit with NLM_F_MATCH, so nl_msg() takes requests
- * carrying it for dumps and adds no NLM_F_ACK: ask for the ACK here. */
-#define CREATE_FLAGS (NLM_F_CREATE | NLM_F_ACK)
-
 /* A growable array filled by dump callbacks. */
 struct collect {
 	void *items;
@@ -197,7 +193,7 @@ int link_veth_create_alias(struct nl *nl, const char *name, const char *peer,
 			   int peer_netns_fd, uint32_t mtu, const char *alias,
 			   struct error *err)
 {
-	struct nlmsghdr *nlh = nl_msg(nl, RTM_NEWLINK, CREATE_FLAGS | NLM_F_EXCL);
+	struct nlmsghdr *nlh = nl_msg(nl, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
 	struct nlattr *linkinfo, *data, *peer_attr;
 	struct ifinfomsg *ifi, *peer_ifi;
 	int ret;
@@ -292,7 +288,7 @@ static int addr_request(struct nl *nl, uint16_t type, uint16_t flags, int index,
 int link_addr_add(struct nl *nl, int index, const struct cidr *addr,
 		  uint32_t flags, struct error *err)
 {
-	int ret = addr_request(nl, RTM_NEWADDR, CREATE_FLAGS | NLM_F_EXCL, index, addr, flags);
+	int ret = addr_request(nl, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, index, addr, flags);
 	char buf[CIDR_STRLEN];
 
 	if (ret < 0)
@@ -364,7 +360,7 @@ int link_addr_list(struct nl *nl, int index, int family, struct cidr **out,
 
 static uint16_t route_request_flags(bool replace)
 {
-	return CREATE_FLAGS | (replace ? NLM_F_REPLACE : NLM_F_EXCL);
+	return NLM_F_CREATE | (replace ? NLM_F_REPLACE : NLM_F_EXCL);
 }
 
 static void put_route(struct nlmsghdr *nlh, const struct link_route *r)
