@@ -117,7 +117,7 @@ api GET /api/v1/nodes >/dev/null
 rv=$(jq_py "$out" 'd["metadata"]["resourceVersion"]')
 watch_to() { # FILE QUERY: a watch in the background, curl's exit status in FILE.rc
 	(curl -sS -N --max-time 20 --cacert "$D/srv/ca.crt" -H "Authorization: Bearer $APISERVER_TOKEN" \
-		"$APISERVER_URL/api/v1/nodes?watch=1&$2" >"$1"; echo $? >"$1.rc") &
+		"$APISERVER_URL/api/v1/nodes?watch=1&$2" >"$1" 2>"$1.err"; echo $? >"$1.rc") &
 }
 watch_done() { # FILE: waits (at most 20 s) for the watch writing FILE to end
 	local i
@@ -269,6 +269,13 @@ apiserver_stop
 apiserver_start "$D/srv" --compaction 30 --bookmark-interval 1 || fail "server restarts"
 check "restart keeps objects, CA and tokens" test "$(api GET /api/v1/nodes/n3 '' '' "$(klite token n3 --show-token)")" = 200
 check "restart: RV continues" test "$(api GET /api/v1/nodes >/dev/null; jq_py "$out" 'd["metadata"]["resourceVersion"]')" -ge "$rv"
+
+# --- kubeconfig variants and IPv6 ---------------------------------------------
+apiserver_start "$D/v6" --listen '[::1]:0' --kubeconfig-format json --embed-ca ||
+	fail "server listens on [::1]"
+check "JSON kubeconfig with embedded CA, IPv6 server: kubectl works" bash -c "
+	python3 -c 'import json,sys; c=json.load(open(sys.argv[1]))[\"clusters\"][0][\"cluster\"]; sys.exit(not (c[\"server\"].startswith(\"https://[::1]:\") and \"certificate-authority-data\" in c))' $D/v6/admin.kubeconfig &&
+	kubectl --kubeconfig $D/v6/admin.kubeconfig --cache-dir $D/kc6 get ns default -o name | grep -q namespace/default"
 
 # --- scale (a figure, not a timed assertion) ---------------------------------------
 apiserver_start "$D/big" || fail "second server starts"
