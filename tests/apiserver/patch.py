@@ -5,9 +5,11 @@ RFC 6902 JSON patch. All functions are pure: they return a new document."""
 
 import copy
 
-# Lists that strategic merge patch merges element by element, keyed by this
-# field (the Kubernetes Go types' patchMergeKey); any other list is replaced.
-MERGE_KEYS = ("name", "containerPort", "mountPath", "devicePath", "type", "ip")
+# Lists that strategic merge patch merges element by element, keyed by the
+# first of these fields every element has (the Kubernetes Go types'
+# patchMergeKey: ports by containerPort and volumeMounts by mountPath even
+# though they also have a name); any other list is replaced.
+MERGE_KEYS = ("containerPort", "mountPath", "devicePath", "name", "type", "ip")
 
 
 def merge_patch(target, patch):

@@ -112,6 +112,10 @@ SMP = [
      {"$deleteFromPrimitiveList/args": ["x"]}, {"args": ["y"]}),
     ("null deletes a field", {"args": None}, {}),
 ]
+case("strategic merge patch merges volumeMounts by mountPath, not name",
+     patch.strategic_merge_patch({"m": [{"name": "v", "mountPath": "/a"}]},
+                                 {"m": [{"name": "v", "mountPath": "/b"}]}),
+     {"m": [{"name": "v", "mountPath": "/a"}, {"name": "v", "mountPath": "/b"}]})
 for name, p, changed in SMP:
     want = dict(POD)
     want.update(changed)
