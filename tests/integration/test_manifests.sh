@@ -56,6 +56,41 @@ check "second apply: no write request reached the server" test "$(writes)" = "$w
 check "kubectl apply is not recursive: no userspace DaemonSet yet" \
 	bash -c "! grep -q skein-userspace '$D/apply1'"
 
+# Changing a manifest and applying again sends a strategic merge patch; the
+# stored DaemonSet must then be exactly the changed manifest.
+mkdir -p "$D/m2"
+cp "$M"/*.yaml "$M"/*.json "$D/m2/"
+python3 - "$D/m2/04-daemonset.yaml" <<'PY'
+import sys
+f = sys.argv[1]
+p = open(f).read()
+p = p.replace("        - --log-level=$(LOG_LEVEL)\n", "")          # an arg removed
+p = p.replace("          periodSeconds: 10\n", "          periodSeconds: 15\n")  # a value changed
+p = p.replace("        - name: state\n          mountPath: /var/lib/skein\n",
+              "        - name: state\n          mountPath: /var/lib/skein\n          readOnly: false\n"
+              "        - name: extra\n          mountPath: /run/extra\n")  # a mount added
+p = p.replace("      volumes:\n", "      volumes:\n      - name: extra\n        emptyDir: {}\n")
+p = p.replace("        - name: LOG_LEVEL\n          valueFrom:\n            configMapKeyRef: {name: skein, key: log-level}\n", "")
+open(f, "w").write(p)
+PY
+kctl apply -f "$D/m2" >"$D/apply3" 2>&1
+check "a changed DaemonSet is configured" grep -q '^daemonset.apps/skein configured' "$D/apply3"
+kctl -n skein-system get daemonset skein -o json >"$D/ds3.json"
+kctl create --dry-run=client -o json -f "$D/m2/04-daemonset.yaml" >"$D/ds3-want.json"
+check "the stored DaemonSet is exactly the changed manifest" python3 -c 'import json, sys
+got, want = (json.load(open(f)) for f in sys.argv[1:3])
+old = next(o for o in json.load(open(sys.argv[3])) if o["kind"] == "DaemonSet")
+t = want["spec"]["template"]["spec"]
+changed = t["containers"][0]["readinessProbe"]["periodSeconds"] == 15 and \
+    any(v["name"] == "extra" for v in t["volumes"]) and want["spec"] != old["spec"]
+sys.exit(0 if changed and got["spec"] == want["spec"] else 1)' "$D/ds3.json" "$D/ds3-want.json" "$D/objs2"
+kctl apply -f "$M" >/dev/null 2>&1
+kctl -n skein-system get daemonset skein -o json >"$D/ds4.json"
+check "applying the original again restores it" python3 -c 'import json, sys
+got = json.load(open(sys.argv[1]))
+want = next(o for o in json.load(open(sys.argv[2])) if o["kind"] == "DaemonSet")
+sys.exit(0 if got["spec"] == want["spec"] else 1)' "$D/ds4.json" "$D/objs2"
+
 # Every object, checked in Python (no jq here). Each check prints PASS/FAIL.
 # kubectl turns the userspace variant's YAML into JSON without storing it.
 kctl create --dry-run=client -o json -f "$M/userspace/daemonset.yaml" >"$D/userspace.json" ||
