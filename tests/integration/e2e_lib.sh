@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Helpers shared by the end-to-end scripts (test_e2e_*.sh): one simulated
 # multi-cloud (hack/multicloud.sh) per script, its own namespace prefix,
@@ -19,7 +20,7 @@ e2e_need_tools() {
 # reachable from the other locations. (A location whose only public node
 # dies has no reachable leader left; that is what the leader rule says.)
 e2e_multicloud_tweaks() {
-	MC_NODE_PUBLIC_IP[aws-2]=198.51.100.12
+	MC_NODE_PUBLIC_IP["aws-2"]=198.51.100.12 # read by hack/multicloud.sh
 	on_exit mc_down
 }
 
