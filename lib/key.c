@@ -11,6 +11,7 @@ static int sodium_ready(void)
 
 int key_from_base64(const char *s, struct wg_key *out)
 {
+	char canonical[WG_KEY_B64_LEN];
 	size_t len = 0;
 
 	if (strlen(s) != WG_KEY_B64_LEN - 1 || s[WG_KEY_B64_LEN - 2] != '=')
@@ -20,6 +21,10 @@ int key_from_base64(const char *s, struct wg_key *out)
 	if (sodium_base642bin(out->bytes, sizeof(out->bytes), s, WG_KEY_B64_LEN - 1,
 			      NULL, &len, NULL, sodium_base64_VARIANT_ORIGINAL) < 0 ||
 	    len != WG_KEY_LEN)
+		return -1;
+	/* libsodium 1.0.18 decodes some bytes >= 0x80 as base64 digits
+	 * ("\xd9" as '/'): only the text that encodes the key is that key. */
+	if (strcmp(key_to_base64(out, canonical), s))
 		return -1;
 	return 0;
 }
