@@ -91,12 +91,25 @@ kl node add r2 --pod-cidr 10.244.3.0/24 --internal-ip 10.20.0.2 --location cloud
 	--annotation skein.dev/wireguard-ip=10.4.0.12/16 >/dev/null
 
 CONF=$RUN/cni/10-skein.conflist
-ip netns exec "$NODE" "$AGENT" --kubeconfig "$RUN/api/node-n1.kubeconfig" --hostname n1 \
-	--wireguard=userspace --uapi-dir "$RUN/wg-node" --key-dir "$RUN/key" --cni-conf "$CONF" \
-	--resync-period=1s --listen=127.0.0.1:11071 --log-level debug >"$RUN/agent.log" 2>&1 &
-agent=$!
-on_exit "kill $agent 2>/dev/null; wait $agent 2>/dev/null"
+start_agent() { # FLAGS...: sets agent
+	ip netns exec "$NODE" "$AGENT" --kubeconfig "$RUN/api/node-n1.kubeconfig" --hostname n1 \
+		--wireguard=userspace --uapi-dir "$RUN/wg-node" --key-dir "$RUN/key" --cni-conf "$CONF" \
+		--resync-period=1s --listen=127.0.0.1:11071 --log-level debug "$@" >>"$RUN/agent.log" 2>&1 &
+	agent=$!
+}
+on_exit 'kill $agent 2>/dev/null; wait $agent 2>/dev/null'
 on_exit "cp $RUN/agent.log $SKEIN_ROOT/build/test-logs/test_agent_node.agent.log"
+
+if ip -n "$NODE" link add probe0 type wireguard 2>/dev/null; then
+	ip -n "$NODE" link del probe0
+	skip "--wireguard=kernel failure (this kernel has WireGuard)"
+else
+	check "--wireguard=kernel without kernel WireGuard: exits 1 naming the device" bash -c "
+		! timeout 20 ip netns exec '$NODE' '$AGENT' --kubeconfig '$RUN/api/node-n1.kubeconfig' \\
+			--hostname n1 --wireguard=kernel --interface skk0 --key-dir '$RUN/key' \\
+			--cni-conf '$RUN/kernel.conflist' --listen= 2>'$RUN/kernel.err' &&
+		grep -q 'skk0: creating wireguard link' '$RUN/kernel.err'"
+fi
 
 # wait_for SECONDS CMD...: polls CMD every 0.2 s.
 wait_for() {
@@ -131,7 +144,21 @@ wait_applies() { # N: waits for N more resyncs
 	wait_for 15 bash -c "[ \"\$(ip netns exec '$NODE' curl -sf http://127.0.0.1:11071/metrics | awk '\$1 == \"skein_reconcile_applies_total\" { print \$2 }')\" -ge $want ]"
 }
 
+# First without clean-up: SIGTERM leaves the node programmed, and the next
+# agent finds nothing to change.
+start_agent --clean-up=false
 check "agent configures two peers" wait_for 20 has_two_peers
+check "routes in place" wait_for 10 bash -c "[ \"\$(ip -n '$NODE' route show table 1107 | wc -l)\" = 6 ]"
+wait_applies 1
+kill -TERM "$agent"
+wait "$agent"
+check "--clean-up=false: SIGTERM leaves peers, routes, rules, table and conflist" \
+	bash -c "[ \"\$(ip -n '$NODE' route show table 1107 | wc -l)\" = 6 ] && ip -n '$NODE' rule | grep -q 1107 &&
+		ip netns exec '$NODE' nft list table inet skein >/dev/null && [ -e '$CONF' ]"
+check "... and both peers" has_two_peers
+start_agent
+check "a restarted agent: first resync done" wait_for 15 bash -c "[ \"\$(ip netns exec '$NODE' curl -sf http://127.0.0.1:11071/metrics | awk '\$1 == \"skein_reconcile_applies_total\" { print \$2 }')\" -ge 2 ]"
+check "... found the node programmed: zero writes" [ "$(writes)" = "0 0 0 0 " ]
 node_pub=$(wg pubkey <"$RUN/key/private.key")
 check "key file 0600, device carries its key and port 51820" \
 	[ "$(stat -c %a "$RUN/key/private.key") $(wg_node show skein0 public-key) $(wg_node show skein0 listen-port)" = "600 $node_pub 51820" ]
@@ -205,7 +232,7 @@ check "... and no WireGuard write" [ "$(wg_writes)" = "$wgw" ]
 w1=$(writes)
 wait_applies 3
 w2=$(writes)
-report "writes after the initial apply (netlink wireguard nft cni): $w1"
+report "writes of the restarted agent so far (netlink wireguard nft cni): $w1"
 check "resyncs with nothing changed: zero writes" [ "$w1" = "$w2" ]
 
 # One remote's pod CIDR changes: only its peer changes.
