@@ -290,7 +290,8 @@ a negative keepalive|{"publicKey":"$key","allowedIPs":["10.5.0.1/32"],"persisten
 EOF
 check "no bad Peer was stored" bash -c "! kubectl --kubeconfig $D/srv/admin.kubeconfig --cache-dir $D/srv/kubectl-cache get peer bad >/dev/null 2>&1"
 
-check "the userspace variant applies" kctl apply -f "$M/userspace/"
+check "the userspace variant applies" bash -c "
+	kubectl --kubeconfig $D/srv/admin.kubeconfig --cache-dir $D/srv/kubectl-cache apply -f $M/userspace/ >/dev/null"
 check "server-side apply of manifests/ works too" bash -c "
 	kubectl --kubeconfig $D/srv/admin.kubeconfig --cache-dir $D/srv/kubectl-cache apply --server-side --force-conflicts -f $M >/dev/null"
 
