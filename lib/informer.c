@@ -233,9 +233,12 @@ static int list_all(struct informer *inf, unsigned *retry_after, struct error *e
 
 	if (!cache)
 		return error_set(err, "out of memory");
-	do {
-		if (list_page(inf, cache, &cont, &status, retry_after, err) == 0)
+	for (;;) {
+		if (list_page(inf, cache, &cont, &status, retry_after, err) == 0) {
+			if (!cont)
+				break;
 			continue;
+		}
 		if (status == 404 && json_object_size(cache) == 0) {
 			pthread_mutex_lock(&inf->hub->lock);
 			replace_cache(inf, cache);
@@ -243,7 +246,7 @@ static int list_all(struct informer *inf, unsigned *retry_after, struct error *e
 			return 1;
 		}
 		/* An expired continue token: start over once, from a fresh snapshot. */
-		if (status != 410 || restarted || json_object_size(cache) == 0) {
+		if (status != 410 || restarted || !cont) {
 			free(cont);
 			json_decref(cache);
 			return -1;
@@ -252,7 +255,7 @@ static int list_all(struct informer *inf, unsigned *retry_after, struct error *e
 		json_object_clear(cache);
 		free(cont);
 		cont = NULL;
-	} while (cont);
+	}
 	pthread_mutex_lock(&inf->hub->lock);
 	replace_cache(inf, cache);
 	pthread_mutex_unlock(&inf->hub->lock);

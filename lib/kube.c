@@ -21,6 +21,7 @@ struct kube_client {
 };
 
 struct transfer {
+	CURL *h;
 	struct kube_response *resp;
 	size_t cap;
 	kube_stream_fn stream;
@@ -109,8 +110,11 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
 	struct transfer *t = userp;
 	struct kube_response *r = t->resp;
 	size_t n = size * nmemb;
+	long status = 0;
 
-	if (t->stream) {
+	/* Only a 200 is a stream; an error's Status body is kept whole. */
+	if (t->stream && curl_easy_getinfo(t->h, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK &&
+	    status == 200) {
 		if (t->stream(data, n, t->ctx)) {
 			t->stopped = true;
 			return 0;
@@ -251,6 +255,7 @@ static int perform(struct kube_client *c, const char *method, const char *path, 
 		curl_slist_free_all(headers);
 		return error_set(err, "out of memory");
 	}
+	t->h = h;
 	curl_easy_setopt(h, CURLOPT_URL, url);
 	curl_easy_setopt(h, CURLOPT_SHARE, c->share);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);

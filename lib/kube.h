@@ -22,7 +22,7 @@ struct kube_client;
 struct kube_response {
 	long status;
 	unsigned retry_after; /* seconds from Retry-After; 0 when absent */
-	char *body;           /* NUL-terminated; NULL for streams */
+	char *body;           /* NUL-terminated; for streams only when not 200 */
 	size_t len;
 };
 
