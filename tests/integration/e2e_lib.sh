@@ -20,6 +20,7 @@ e2e_need_tools() {
 # reachable from the other locations. (A location whose only public node
 # dies has no reachable leader left; that is what the leader rule says.)
 e2e_multicloud_tweaks() {
+	# shellcheck disable=SC2034
 	MC_NODE_PUBLIC_IP["aws-2"]=198.51.100.12 # read by hack/multicloud.sh
 	on_exit mc_down
 }

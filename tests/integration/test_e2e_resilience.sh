@@ -164,13 +164,13 @@ check "API server outage: the datapath loses no packet" test "$LOST" -eq 0
 
 # It returns; a Peer created afterwards reaches every leader.
 mc_start_apiserver || fail "API server restart"
-key=$(wg genkey | wg pubkey)
+peer_key=$(wg genkey | wg pubkey)
 t0=$(now_ms)
-klite peer add after-outage --public-key "$key" --allowed-ip 10.5.0.9/32 >/dev/null
+klite peer add after-outage --public-key "$peer_key" --allowed-ip 10.5.0.9/32 >/dev/null
 peer_everywhere() {
 	local node
 	for node in aws-1 gcp-1 home-1 onprem-1; do
-		mc_node_exec "$node" wg show skein0 peers | grep -qF "$key" || return 1
+		mc_node_exec "$node" wg show skein0 peers | grep -qF "$peer_key" || return 1
 	done
 }
 if mc_wait 60 peer_everywhere; then
