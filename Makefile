@@ -124,7 +124,12 @@ demo:
 install-deps:
 	hack/install-deps.sh
 
+# The container image (podman or buildah), tagged with lib/version.h's version.
+# IMAGE_FROM=debian|scratch picks the Containerfile (hack/image.sh says which).
+image: all
+	hack/image.sh $(IMAGE_FROM)
+
 clean:
 	rm -rf build bin
 
--include $(shell find build -name '*.d' 2>/dev/null)
+-include $(shell find build -name '*.d' -type f 2>/dev/null)

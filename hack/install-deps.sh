@@ -13,6 +13,7 @@ packages=(
   containernetworking-plugins
   python3 openssl ca-certificates curl
   graphviz valgrind
+  podman buildah
   qemu-system-x86 cpio busybox-static
 )
 
