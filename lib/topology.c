@@ -76,7 +76,7 @@ void topo_reject(struct topo *t, const char *fmt, ...)
 
 /* ---- Segments and leaders ---------------------------------------------- */
 
-static bool is_usable(const struct node *n)
+bool topo_node_usable(const struct node *n)
 {
 	return n->ready && n->has_key && n->endpoint.host[0] && n->endpoint.port &&
 	       n->n_pod_cidrs > 0;
@@ -138,7 +138,7 @@ static void gather_hot(struct topo *t, size_t i)
 	if (node->has_internal_ip)
 		h->private_host = cidr_host(&node->internal_ip.ip);
 	h->member = i == t->self || (node->ready && node->n_pod_cidrs > 0);
-	h->usable = is_usable(node);
+	h->usable = topo_node_usable(node);
 	h->encap = needs_encap(t, node);
 	h->alone = alone(t, node);
 	h->leader = node->leader;
@@ -493,9 +493,13 @@ out:
 static int found_cmp(const void *a, const void *b)
 {
 	const struct found_endpoint *x = a, *y = b;
-	int r = memcmp(x->key->bytes, y->key->bytes, WG_KEY_LEN);
+	int r = memcmp(x->key.bytes, y->key.bytes, WG_KEY_LEN);
 
-	return r ? r : x->order < y->order ? -1 : x->order > y->order;
+	if (r)
+		return r;
+	if (x->node != y->node)
+		return x->node < y->node ? -1 : 1;
+	return x->slot < y->slot ? -1 : x->slot > y->slot;
 }
 
 static int index_discovered(struct topo *t)
@@ -512,9 +516,9 @@ static int index_discovered(struct topo *t)
 	for (size_t i = 0; i < t->c->n_nodes; i++) {
 		const struct node *node = &t->c->nodes[i];
 
-		for (size_t j = 0; j < node->n_discovered; j++, t->n_found++)
-			t->found[t->n_found] = (struct found_endpoint){
-				&node->discovered[j].key, &node->discovered[j].endpoint, t->n_found };
+		for (size_t j = 0; j < node->n_discovered; j++)
+			t->found[t->n_found++] = (struct found_endpoint){ node->discovered[j].key,
+									  (uint32_t)i, (uint32_t)j };
 	}
 	topo_sort(t->found, t->n_found, sizeof(*t->found), found_cmp);
 	return 0;
@@ -523,7 +527,7 @@ static int index_discovered(struct topo *t)
 /* The endpoint the first node (by name) discovered for key, or an empty one. */
 struct endpoint topo_discovered_endpoint(const struct topo *t, const struct wg_key *key)
 {
-	struct found_endpoint want = { key, NULL, 0 };
+	struct found_endpoint want = { *key, 0, 0 };
 	size_t lo = 0, hi = t->n_found;
 
 	while (lo < hi) {
@@ -534,9 +538,14 @@ struct endpoint topo_discovered_endpoint(const struct topo *t, const struct wg_k
 		else
 			hi = mid;
 	}
-	if (lo < t->n_found && key_equal(t->found[lo].key, key))
-		return *t->found[lo].endpoint;
+	if (lo < t->n_found && key_equal(&t->found[lo].key, key))
+		return t->c->nodes[t->found[lo].node].discovered[t->found[lo].slot].endpoint;
 	return (struct endpoint){ "", 0 };
+}
+
+struct endpoint topo_node_endpoint(const struct topo *t, const struct node *n)
+{
+	return n->persistent_keepalive > 0 ? topo_discovered_endpoint(t, &n->public_key) : n->endpoint;
 }
 
 /* ---- Entry point -------------------------------------------------------- */
@@ -620,7 +629,7 @@ static void free_peers(struct plan_peer *peers, size_t n)
 	free(peers);
 }
 
-static void topo_free(struct topo *t)
+void topo_free(struct topo *t)
 {
 	free(t->order);
 	free(t->hot);
@@ -661,27 +670,33 @@ static int compute(struct topo *t, struct plan *plan, struct error *err)
 	return 0;
 }
 
-int topology_compute(const struct cluster *cluster, const char *self,
-		     const struct topology_options *opts, struct plan *plan,
-		     struct error *err)
+int topo_run(struct topo *t, const struct cluster *cluster, const char *self,
+	     const struct topology_options *opts, struct plan *plan, struct error *err)
 {
-	struct topo t = { .c = cluster, .o = opts };
-	int r;
-
+	*t = (struct topo){ .c = cluster, .o = opts };
 	memset(plan, 0, sizeof(*plan));
 	if (check_options(opts, err) < 0)
 		return error_prefix(err, "topology");
-	t.self = find_node(cluster, self);
-	if (t.self == TOPO_NONE)
+	t->self = find_node(cluster, self);
+	if (t->self == TOPO_NONE)
 		return error_set(err, "topology: node %s: not in the cluster model", self);
-	t.me = &cluster->nodes[t.self];
-	if (!t.me->n_pod_cidrs)
+	t->me = &cluster->nodes[t->self];
+	if (!t->me->n_pod_cidrs)
 		return error_set(err, "topology: node %s: no pod CIDR yet", self);
-	r = compute(&t, plan, err);
-	topo_free(&t);
-	if (r < 0) {
+	if (compute(t, plan, err) < 0) {
 		plan_free(plan);
 		return error_prefix(err, "topology");
 	}
 	return 0;
+}
+
+int topology_compute(const struct cluster *cluster, const char *self,
+		     const struct topology_options *opts, struct plan *plan,
+		     struct error *err)
+{
+	struct topo t;
+	int r = topo_run(&t, cluster, self, opts, plan, err);
+
+	topo_free(&t);
+	return r;
 }

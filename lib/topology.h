@@ -130,4 +130,37 @@ void plan_log_rejections(const struct plan *prev, const struct plan *next);
  * is IPv4: fe80::5e:a.b.c.d. */
 struct ip_addr topology_encap_ip6(const struct ip_addr *private_v4);
 
+/* The topology kept between computations, for the agent: each update
+ * digests every node and patches the previous plan when only the WireGuard
+ * attributes of nodes changed (key, endpoint, keepalive: what roaming and
+ * key rotation change), and recomputes it with topology_compute otherwise.
+ * The plan is always equal (plan_equal, rejections too) to what
+ * topology_compute gives for the same input. The cache keeps no pointer
+ * into the cluster. docs/topology.md says what is patched and why. */
+struct topology_cache;
+
+struct topology_cache_stats {
+	unsigned long computed;  /* updates that ran topology_compute */
+	unsigned long patched;   /* updates that patched the plan */
+	unsigned long unchanged; /* updates that found nothing changed */
+};
+
+/* NULL when out of memory. */
+struct topology_cache *topology_cache_new(void);
+void topology_cache_free(struct topology_cache *cache);
+/* Brings the cached plan up to date; *changed tells whether it differs
+ * from the previous successful update's (true after a failed or no
+ * previous update). Fails as topology_compute does; the cache then holds
+ * no plan. */
+int topology_cache_update(struct topology_cache *cache, const struct cluster *cluster,
+			  const char *self, const struct topology_options *opts, bool *changed,
+			  struct error *err);
+/* The plan of the last successful update; owned by the cache, valid
+ * until its next update or free. */
+const struct plan *topology_cache_plan(const struct topology_cache *cache);
+/* The next update recomputes from scratch (for a periodic resync: a bound
+ * on any wrong patch or digest collision). */
+void topology_cache_invalidate(struct topology_cache *cache);
+struct topology_cache_stats topology_cache_stats(const struct topology_cache *cache);
+
 #endif

@@ -112,9 +112,7 @@ static size_t node_peer(struct topo *t, size_t carrier)
 		join_name(p.name, "location/", s->name);
 	else
 		join_name(p.name, "node/", n->name);
-	/* A NATed node's published endpoint is behind its NAT: only a
-	 * discovered one is worth dialing, else it dials in. */
-	p.endpoint = n->persistent_keepalive > 0 ? topo_discovered_endpoint(t, &n->public_key) : n->endpoint;
+	p.endpoint = topo_node_endpoint(t, n);
 	topo_push(t, &t->peers, &p, sizeof(p));
 	t->peer_of[carrier] = t->peers.n - 1;
 	return t->peers.n - 1;
@@ -495,9 +493,11 @@ static int make_routes(struct topo *t, struct plan *plan)
 
 /* ---- Assembling the plan ------------------------------------------------ */
 
+/* Sorting the peers: index is where a peer was, rank (filled in
+ * afterwards, by old index) where it goes. */
 struct peer_rank {
 	const char *name;
-	size_t index;
+	size_t index, rank;
 };
 
 static int peer_rank_cmp(const void *a, const void *b)
@@ -515,7 +515,7 @@ static bool peers_sorted(const struct topo *t)
 
 /* Moves the peers into the plan sorted by name: as they are (full and
  * cross granularity create them in name order), else each copied once
- * (they are large). */
+ * (they are large); t->peer_of follows them. */
 static int sort_peers(struct topo *t, struct plan *plan)
 {
 	struct peer_rank *order;
@@ -533,10 +533,15 @@ static int sort_peers(struct topo *t, struct plan *plan)
 		return -1;
 	}
 	for (size_t i = 0; i < t->peers.n; i++)
-		order[i] = (struct peer_rank){ peer_at(t, i)->name, i };
+		order[i] = (struct peer_rank){ peer_at(t, i)->name, i, 0 };
 	qsort(order, t->peers.n, sizeof(*order), peer_rank_cmp);
-	for (size_t i = 0; i < t->peers.n; i++)
+	for (size_t i = 0; i < t->peers.n; i++) {
 		plan->peers[i] = *peer_at(t, order[i].index);
+		order[order[i].index].rank = i;
+	}
+	for (size_t n = 0; n < t->c->n_nodes; n++)
+		if (t->peer_of[n] != TOPO_NONE)
+			t->peer_of[n] = order[t->peer_of[n]].rank;
 	plan->n_peers = t->peers.n;
 	free(t->peers.items);
 	t->peers = (struct vec){ 0 };

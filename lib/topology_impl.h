@@ -113,10 +113,13 @@ struct vec {
 	size_t n, cap;
 };
 
+/* An endpoint some node discovered: the key copied (the index is searched
+ * by it), the endpoint by position, so the index outlives the model's
+ * memory as long as no node's discovered endpoints change (the cache's
+ * use). Ties go to the first node by name. */
 struct found_endpoint {
-	const struct wg_key *key;
-	const struct endpoint *endpoint;
-	size_t order;
+	struct wg_key key;
+	uint32_t node, slot; /* cluster->nodes[node].discovered[slot] */
 };
 
 /* What the hot loops read of each node, gathered once: a struct node is
@@ -156,7 +159,9 @@ struct topo {
 	struct found_endpoint *found;
 	size_t n_found;
 	bool tunnels;         /* the local node holds WireGuard tunnels */
-	size_t *peer_of;      /* node index -> plan peer index */
+	/* node index -> its peer: in t->peers while building, in plan->peers
+	 * once assembled */
+	size_t *peer_of;
 	struct net_key *endpoints; /* the plan peers' endpoint addresses, sorted */
 	size_t n_endpoints;
 	struct net_key *spine, *spine_storage;
@@ -177,7 +182,18 @@ void topo_sort(void *items, size_t n, size_t size, int (*cmp)(const void *, cons
 void topo_reject(struct topo *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The endpoint the first node (by name) discovered for key, or an empty one. */
 struct endpoint topo_discovered_endpoint(const struct topo *t, const struct wg_key *key);
+/* Where the tunnel to node n dials: a NATed node's published endpoint is
+ * behind its NAT, so only a discovered one is worth dialing, else empty
+ * (it dials in). */
+struct endpoint topo_node_endpoint(const struct topo *t, const struct node *n);
+/* Ready with a key, an endpoint and a pod CIDR: may hold tunnels. */
+bool topo_node_usable(const struct node *n);
 /* From the settled segments, leaders, addresses and claims to the plan. */
 int topo_build_plan(struct topo *t, struct plan *plan);
+/* topology_compute, keeping the state of the computation in t (the
+ * cache's use); t is to be freed with topo_free whatever the result. */
+int topo_run(struct topo *t, const struct cluster *cluster, const char *self,
+	     const struct topology_options *opts, struct plan *plan, struct error *err);
+void topo_free(struct topo *t);
 
 #endif

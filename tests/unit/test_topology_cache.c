@@ -1,0 +1,461 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The topology cache against topology_compute: random sequences of node
+ * additions, changes and deletions (and of external peers) on a generated
+ * cluster; after every step each cache's plan must equal the full
+ * computation's, peer by peer and route by route, and say "changed"
+ * exactly when the full plan changed. Plus the cases that pick the path.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "key.h"
+#include "topology.h"
+
+#define MAX_NODES 40
+#define N_PEERS 3
+#define N_SELVES 2
+#define N_GRANS 3
+
+struct world {
+	struct node nodes[MAX_NODES];
+	struct peer peers[N_PEERS];
+	struct cluster c;
+	uint64_t rng;
+	unsigned next_id;
+};
+
+static unsigned rnd(struct world *w, unsigned n)
+{
+	w->rng ^= w->rng << 13;
+	w->rng ^= w->rng >> 7;
+	w->rng ^= w->rng << 17;
+	return (unsigned)(w->rng % n);
+}
+
+static struct cidr cidr_of(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static struct cidr cidr_of(const char *fmt, ...)
+{
+	char buf[64];
+	struct cidr c;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	assert_int_equal(cidr_parse_host(buf, &c), 0);
+	return c;
+}
+
+/* Endpoints: mostly IP literals in a small range (so they collide with
+ * private IPs and each other), sometimes a DNS name. */
+static void random_endpoint(struct world *w, struct endpoint *e)
+{
+	if (rnd(w, 8) == 0)
+		snprintf(e->host, sizeof(e->host), "gw%u.example", rnd(w, 4));
+	else
+		snprintf(e->host, sizeof(e->host), "192.168.%u.%u", rnd(w, 2), 1 + rnd(w, 40));
+	e->port = (uint16_t)(51820 + rnd(w, 3));
+}
+
+static void random_pods(struct world *w, struct node *n, unsigned id)
+{
+	n->pod_cidrs[0] = cidr_of("10.244.%u.0/24", rnd(w, 6) == 0 ? rnd(w, 4) : id);
+	n->n_pod_cidrs = 1;
+	if (rnd(w, 2))
+		n->pod_cidrs[n->n_pod_cidrs++] = cidr_of("fd00:%x::/64", id + 1);
+}
+
+static void random_location(struct world *w, struct node *n)
+{
+	static const char *const locations[] = { "", "aws", "gcp", "home", "zz" };
+
+	snprintf(n->location, sizeof(n->location), "%s", locations[rnd(w, 5)]);
+}
+
+static void random_internal_ip(struct world *w, struct node *n)
+{
+	n->has_internal_ip = rnd(w, 6) != 0;
+	n->internal_ip = cidr_of("192.168.%u.%u/24", rnd(w, 2), 1 + rnd(w, 40));
+}
+
+static void random_key(struct world *w, struct node *n)
+{
+	memset(n->public_key.bytes, 0, WG_KEY_LEN);
+	n->public_key.bytes[0] = (uint8_t)(1 + rnd(w, 200));
+}
+
+static void random_discovered(struct world *w, struct node *n)
+{
+	n->n_discovered = rnd(w, 3);
+	for (size_t i = 0; i < n->n_discovered; i++) {
+		memset(&n->discovered[i], 0, sizeof(n->discovered[i]));
+		n->discovered[i].key.bytes[0] = (uint8_t)(1 + rnd(w, 200));
+		random_endpoint(w, &n->discovered[i].endpoint);
+	}
+}
+
+static void random_location_ips(struct world *w, struct node *n)
+{
+	n->n_allowed_location_ips = rnd(w, 4) == 0;
+	n->allowed_location_ips[0] = cidr_of("172.16.%u.0/24", rnd(w, 4));
+}
+
+static void random_wireguard_ip(struct world *w, struct node *n)
+{
+	n->has_wireguard_ip = rnd(w, 3) == 0;
+	n->wireguard_ip = cidr_of("10.4.%u.%u/16", rnd(w, 2), 1 + rnd(w, 8));
+}
+
+static void random_node(struct world *w, struct node *n, unsigned id)
+{
+	memset(n, 0, sizeof(*n));
+	snprintf(n->name, sizeof(n->name), "n%03u", id);
+	random_location(w, n);
+	random_pods(w, n, id);
+	random_internal_ip(w, n);
+	random_endpoint(w, &n->endpoint);
+	n->has_public_endpoint = rnd(w, 4) == 0;
+	random_key(w, n);
+	n->has_key = rnd(w, 8) != 0;
+	n->ready = rnd(w, 6) != 0;
+	n->leader = rnd(w, 8) == 0;
+	n->persistent_keepalive = rnd(w, 4) == 0 ? 25 : 0;
+	random_wireguard_ip(w, n);
+	random_location_ips(w, n);
+	random_discovered(w, n);
+}
+
+static void random_peer(struct world *w, struct peer *p, unsigned i)
+{
+	memset(p, 0, sizeof(*p));
+	snprintf(p->name, sizeof(p->name), "p%u", i);
+	p->public_key.bytes[0] = (uint8_t)(1 + rnd(w, 200));
+	p->allowed_ips[0] = cidr_of("172.%u.%u.0/24", 16 + rnd(w, 2), rnd(w, 4));
+	p->n_allowed_ips = 1;
+	if (rnd(w, 2))
+		random_endpoint(w, &p->endpoint);
+	p->persistent_keepalive = rnd(w, 2) ? 0 : 10;
+}
+
+/* Names sort by id; nodes 0 and 1 are the local ones and stay. */
+static void add_node(struct world *w)
+{
+	struct node *n = &w->nodes[w->c.n_nodes++];
+
+	random_node(w, n, w->next_id++);
+}
+
+static void delete_node(struct world *w)
+{
+	size_t i = 2 + rnd(w, (unsigned)w->c.n_nodes - 2);
+
+	memmove(&w->nodes[i], &w->nodes[i + 1], (w->c.n_nodes - i - 1) * sizeof(struct node));
+	w->c.n_nodes--;
+}
+
+/* Mostly what the cache patches (key, endpoint, keepalive), else
+ * anything. */
+static void modify_node(struct world *w)
+{
+	struct node *n = &w->nodes[rnd(w, (unsigned)w->c.n_nodes)];
+	unsigned id = (unsigned)atoi(n->name + 1);
+
+	switch (rnd(w, 16)) {
+	case 0: case 1: case 2: n->endpoint.port ^= 1; break;
+	case 3: case 4: random_endpoint(w, &n->endpoint); break;
+	case 5: random_key(w, n); break;
+	case 6: n->persistent_keepalive = n->persistent_keepalive ? 0 : 25; break;
+	case 7: n->ready = !n->ready; break;
+	case 8: random_pods(w, n, id); break;
+	case 9: random_location(w, n); break;
+	case 10: n->leader = !n->leader; break;
+	case 11: random_wireguard_ip(w, n); break;
+	case 12: random_discovered(w, n); break;
+	case 13: random_location_ips(w, n); break;
+	case 14: n->has_key = !n->has_key; break;
+	default: random_internal_ip(w, n); break;
+	}
+}
+
+static void step(struct world *w)
+{
+	unsigned r = rnd(w, 20), p = rnd(w, N_PEERS);
+
+	if (r == 0 && w->c.n_nodes < MAX_NODES)
+		add_node(w);
+	else if (r == 1 && w->c.n_nodes > 3)
+		delete_node(w);
+	else if (r == 2)
+		random_peer(w, &w->peers[p], p);
+	else
+		modify_node(w);
+}
+
+static void world_init(struct world *w, uint64_t seed, size_t n_nodes)
+{
+	memset(w, 0, sizeof(*w));
+	w->rng = seed;
+	w->c.nodes = w->nodes;
+	w->c.peers = w->peers;
+	w->c.n_peers = N_PEERS;
+	for (size_t i = 0; i < n_nodes; i++)
+		add_node(w);
+	for (unsigned i = 0; i < N_PEERS; i++)
+		random_peer(w, &w->peers[i], i);
+	/* The local nodes need a pod CIDR, or there is no plan at all. */
+	w->nodes[0].ready = w->nodes[1].ready = true;
+}
+
+/* ---- Comparing plans ----------------------------------------------------- */
+
+static void assert_cidrs_equal(const struct cidr *a, size_t na, const struct cidr *b, size_t nb)
+{
+	char x[CIDR_STRLEN], y[CIDR_STRLEN];
+
+	assert_int_equal(na, nb);
+	for (size_t i = 0; i < na; i++)
+		assert_string_equal(cidr_format(&a[i], x), cidr_format(&b[i], y));
+}
+
+static void assert_peers_equal(const struct plan *a, const struct plan *b)
+{
+	assert_int_equal(a->n_peers, b->n_peers);
+	for (size_t i = 0; i < a->n_peers; i++) {
+		const struct plan_peer *p = &a->peers[i], *q = &b->peers[i];
+
+		assert_string_equal(p->name, q->name);
+		assert_memory_equal(p->public_key.bytes, q->public_key.bytes, WG_KEY_LEN);
+		assert_string_equal(p->endpoint.host, q->endpoint.host);
+		assert_int_equal(p->endpoint.port, q->endpoint.port);
+		assert_int_equal(p->persistent_keepalive, q->persistent_keepalive);
+		assert_int_equal(p->has_preshared_key, q->has_preshared_key);
+		assert_cidrs_equal(p->allowed_ips, p->n_allowed_ips, q->allowed_ips, q->n_allowed_ips);
+	}
+}
+
+static void assert_routes_equal(const struct plan *a, const struct plan *b)
+{
+	char x[CIDR_STRLEN], y[CIDR_STRLEN];
+
+	assert_int_equal(a->n_routes, b->n_routes);
+	for (size_t i = 0; i < a->n_routes; i++) {
+		const struct route *r = &a->routes[i], *s = &b->routes[i];
+
+		assert_string_equal(cidr_format(&r->dst, x), cidr_format(&s->dst, y));
+		assert_true(ip_equal(&r->gateway, &s->gateway));
+		assert_true(ip_equal(&r->src, &s->src));
+		assert_string_equal(r->dev, s->dev);
+		assert_int_equal(r->onlink, s->onlink);
+		assert_int_equal(r->table, s->table);
+	}
+}
+
+static void assert_plans_equal(const struct plan *a, const struct plan *b)
+{
+	assert_peers_equal(a, b);
+	assert_routes_equal(a, b);
+	assert_cidrs_equal(a->cluster_cidrs, a->n_cluster_cidrs, b->cluster_cidrs, b->n_cluster_cidrs);
+	assert_int_equal(a->n_rejections, b->n_rejections);
+	for (size_t i = 0; i < a->n_rejections; i++)
+		assert_string_equal(a->rejections[i].msg, b->rejections[i].msg);
+	assert_true(plan_equal(a, b));
+}
+
+/* ---- The property -------------------------------------------------------- */
+
+/* One local node in one granularity: its cache, and the full plan of the
+ * previous step (to know whether the plan changed). */
+struct follower {
+	struct topology_options o;
+	const char *self;
+	struct topology_cache *cache;
+	struct plan prev;
+	bool has_prev;
+};
+
+static void follow(struct follower *f, const struct cluster *c)
+{
+	struct plan full;
+	struct error e1, e2;
+	bool changed = false;
+	int r_full = topology_compute(c, f->self, &f->o, &full, &e1);
+	int r_cache = topology_cache_update(f->cache, c, f->self, &f->o, &changed, &e2);
+
+	assert_int_equal(r_cache, r_full);
+	if (r_full < 0) {
+		assert_string_equal(e2.msg, e1.msg);
+		plan_free(&f->prev);
+		f->has_prev = false;
+		return;
+	}
+	assert_plans_equal(topology_cache_plan(f->cache), &full);
+	assert_int_equal(changed, !f->has_prev || !plan_equal(&f->prev, &full));
+	plan_free(&f->prev);
+	f->prev = full;
+	f->has_prev = true;
+}
+
+static void run_property(uint64_t seed, size_t n_nodes, unsigned steps,
+			 enum encapsulation encap, struct topology_cache_stats *sum)
+{
+	static const enum granularity grans[N_GRANS] = { GRANULARITY_LOCATION, GRANULARITY_CROSS,
+							 GRANULARITY_FULL };
+	struct world *w = malloc(sizeof(*w));
+	struct follower f[N_GRANS * N_SELVES];
+
+	assert_non_null(w);
+	world_init(w, seed, n_nodes);
+	for (size_t i = 0; i < N_GRANS * N_SELVES; i++) {
+		f[i] = (struct follower){ .self = i % N_SELVES ? "n001" : "n000",
+					  .cache = topology_cache_new() };
+		assert_non_null(f[i].cache);
+		assert_int_equal(topology_options_default(&f[i].o), 0);
+		f[i].o.granularity = grans[i / N_SELVES];
+		f[i].o.encapsulation = encap;
+		f[i].o.service_cidrs[f[i].o.n_service_cidrs++] = cidr_of("172.17.0.0/24");
+	}
+	for (unsigned s = 0; s < steps; s++) {
+		for (size_t i = 0; i < N_GRANS * N_SELVES; i++)
+			follow(&f[i], &w->c);
+		step(w);
+	}
+	for (size_t i = 0; i < N_GRANS * N_SELVES; i++) {
+		struct topology_cache_stats st = topology_cache_stats(f[i].cache);
+
+		sum->computed += st.computed;
+		sum->patched += st.patched;
+		sum->unchanged += st.unchanged;
+		topology_cache_free(f[i].cache);
+		plan_free(&f[i].prev);
+	}
+	free(w);
+}
+
+static void test_random_changes(void **state)
+{
+	struct topology_cache_stats sum = { 0 };
+
+	(void)state;
+	for (uint64_t seed = 1; seed <= 12; seed++)
+		run_property(seed * 0x9e3779b97f4a7c15ull, 6 + seed * 2, 150,
+			     (enum encapsulation)(seed % 3), &sum);
+	/* All three paths were taken, so the comparison above covers each. */
+	assert_true(sum.computed > 100);
+	assert_true(sum.patched > 100);
+	assert_true(sum.unchanged > 100);
+}
+
+/* ---- The path each change takes ------------------------------------------ */
+
+static struct world *two_locations(void)
+{
+	struct world *w = calloc(1, sizeof(*w));
+
+	assert_non_null(w);
+	w->c.nodes = w->nodes;
+	w->c.peers = w->peers;
+	for (unsigned i = 0; i < 4; i++) {
+		struct node *n = &w->nodes[w->c.n_nodes++];
+
+		snprintf(n->name, sizeof(n->name), "n%03u", i);
+		snprintf(n->location, sizeof(n->location), "%s", i < 2 ? "aws" : "gcp");
+		n->pod_cidrs[0] = cidr_of("10.244.%u.0/24", i);
+		n->n_pod_cidrs = 1;
+		n->internal_ip = cidr_of("192.168.%u.%u/24", i / 2, 1 + i);
+		n->has_internal_ip = true;
+		snprintf(n->endpoint.host, sizeof(n->endpoint.host), "203.0.113.%u", 1 + i);
+		n->endpoint.port = 51820;
+		n->public_key.bytes[0] = (uint8_t)(1 + i);
+		n->has_key = n->ready = true;
+	}
+	return w;
+}
+
+struct expect {
+	unsigned long computed, patched, unchanged;
+	bool changed;
+};
+
+static void update_expecting(struct topology_cache *cache, const struct world *w,
+			     const struct expect *want)
+{
+	struct topology_options o;
+	struct topology_cache_stats st;
+	struct plan full;
+	struct error err;
+	bool changed;
+
+	assert_int_equal(topology_options_default(&o), 0);
+	assert_int_equal(topology_cache_update(cache, &w->c, "n000", &o, &changed, &err), 0);
+	assert_int_equal(topology_compute(&w->c, "n000", &o, &full, &err), 0);
+	assert_plans_equal(topology_cache_plan(cache), &full);
+	plan_free(&full);
+	st = topology_cache_stats(cache);
+	assert_int_equal(st.computed, want->computed);
+	assert_int_equal(st.patched, want->patched);
+	assert_int_equal(st.unchanged, want->unchanged);
+	assert_int_equal(changed, want->changed);
+}
+
+static void test_paths(void **state)
+{
+	struct world *w = two_locations();
+	struct topology_cache *cache = topology_cache_new();
+	struct topology_options o;
+	struct error err;
+	bool changed;
+
+	(void)state;
+	assert_non_null(cache);
+	assert_int_equal(topology_options_default(&o), 0);
+	update_expecting(cache, w, &(struct expect){ 1, 0, 0, true });
+	update_expecting(cache, w, &(struct expect){ 1, 0, 1, false });
+	/* gcp's leader moves its port: its peer is patched. */
+	w->nodes[2].endpoint.port = 51821;
+	update_expecting(cache, w, &(struct expect){ 1, 1, 1, true });
+	/* ... rotates its key: patched too. */
+	w->nodes[2].public_key.bytes[1] = 7;
+	update_expecting(cache, w, &(struct expect){ 1, 2, 1, true });
+	/* gcp's other node carries no peer: nothing changes. */
+	w->nodes[3].endpoint.port = 51821;
+	update_expecting(cache, w, &(struct expect){ 1, 2, 2, false });
+	/* The leader's endpoint moves to another address: routes may avoid
+	 * it, so the plan is recomputed. */
+	snprintf(w->nodes[2].endpoint.host, sizeof(w->nodes[2].endpoint.host), "203.0.113.99");
+	update_expecting(cache, w, &(struct expect){ 2, 2, 2, true });
+	/* A node turning NotReady changes the shape. */
+	w->nodes[3].ready = false;
+	update_expecting(cache, w, &(struct expect){ 3, 2, 2, true });
+	/* After an invalidation the plan is recomputed, and found unchanged. */
+	topology_cache_invalidate(cache);
+	update_expecting(cache, w, &(struct expect){ 4, 2, 2, false });
+	/* The local node's keepalive is on every peer: recomputed. */
+	w->nodes[0].persistent_keepalive = 25;
+	update_expecting(cache, w, &(struct expect){ 5, 2, 2, true });
+	/* A failed update leaves no plan; the next one says "changed". */
+	w->nodes[0].n_pod_cidrs = 0;
+	assert_int_equal(topology_cache_update(cache, &w->c, "n000", &o, &changed, &err), -1);
+	assert_string_equal(err.msg, "topology: node n000: no pod CIDR yet");
+	w->nodes[0].n_pod_cidrs = 1;
+	update_expecting(cache, w, &(struct expect){ 6, 2, 2, true });
+	topology_cache_free(cache);
+	free(w);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_random_changes),
+		cmocka_unit_test(test_paths),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
