@@ -41,6 +41,8 @@ struct script {
 	size_t n, next;
 	char seen[MAX_STEPS][64];    /* what each request was */
 	char auth[MAX_STEPS][64];    /* its Authorization header */
+	char body[MAX_STEPS][256];   /* a PATCH's body and Content-Type */
+	char type[MAX_STEPS][64];
 	double at[MAX_STEPS];        /* when, in seconds */
 };
 
@@ -55,13 +57,15 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void describe(struct MHD_Connection *conn, char out[64])
+static void describe(struct MHD_Connection *conn, const char *method, const char *url, char out[64])
 {
 	const char *watch = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "watch");
 	const char *rv = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "resourceVersion");
 	const char *cont = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "continue");
 
-	if (watch)
+	if (strcmp(method, "GET"))
+		snprintf(out, 64, "%s %s", method, url);
+	else if (watch)
 		snprintf(out, 64, "watch %s", rv ? rv : "");
 	else
 		snprintf(out, 64, cont ? "list %s" : "list", cont);
@@ -76,17 +80,33 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
 	struct MHD_Response *resp;
 	enum MHD_Result rc;
 
-	(void)cls; (void)url; (void)method; (void)version; (void)data; (void)size; (void)con_cls;
+	(void)cls; (void)version;
+	/* A body arrives over several calls: keep it, answer at the end. */
+	if (!*con_cls) {
+		*con_cls = calloc(1, 256);
+		return *con_cls ? MHD_YES : MHD_NO;
+	}
+	if (*size) {
+		strncat(*con_cls, data, *size < 255 - strlen(*con_cls) ? *size : 255 - strlen(*con_cls));
+		*size = 0;
+		return MHD_YES;
+	}
 	pthread_mutex_lock(&script.lock);
 	if (script.next < MAX_STEPS) {
-		describe(conn, script.seen[script.next]);
+		const char *type = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
+
+		describe(conn, method, url, script.seen[script.next]);
 		snprintf(script.auth[script.next], 64, "%s", auth ? auth : "");
+		snprintf(script.body[script.next], 256, "%s", (char *)*con_cls);
+		snprintf(script.type[script.next], 64, "%s", type ? type : "");
 		script.at[script.next] = now_s();
 	}
 	if (script.next < script.n)
 		step = &script.steps[script.next];
 	script.next++;
 	pthread_mutex_unlock(&script.lock);
+	free(*con_cls);
+	*con_cls = NULL;
 	resp = MHD_create_response_from_buffer(strlen(step->body), (void *)step->body, MHD_RESPMEM_PERSISTENT);
 	MHD_add_response_header(resp, "Content-Type", "application/json");
 	if (step->retry_after)
@@ -334,6 +354,46 @@ static void test_backoff_is_bounded(void **state)
 	stop(&fx);
 }
 
+/* Only the annotations whose value differs go out, in one merge patch;
+ * when none differs nothing is sent. */
+static void test_patch_sends_only_differences(void **state)
+{
+	static const struct step steps[] = {
+		{ "list", 200, "{\"metadata\":{\"resourceVersion\":\"5\"},\"items\":[]}" },
+		{ "watch 5", 200, "" },
+	};
+	static const char *const keys[] = { "skein.dev/a", "skein.dev/b", "skein.dev/c", "skein.dev/d" };
+	static const char *const values[] = { "same", "new", NULL, NULL };
+	json_t *current = json_pack("{s:s,s:s,s:s}", "skein.dev/a", "same", "skein.dev/b", "old",
+				    "skein.dev/c", "gone soon");
+	struct fixture fx;
+	struct error err;
+	size_t before;
+
+	(void)state;
+	start(&fx, steps, 2);
+	wait_requests(2);
+	pthread_mutex_lock(&script.lock);
+	before = script.next;
+	pthread_mutex_unlock(&script.lock);
+	assert_int_equal(kube_patch_node_annotations(fx.client, "n 1", current, keys, values, 4, &err), -1);
+	assert_non_null(strstr(err.msg, "PATCH node n 1: HTTP 500")); /* the script's answer */
+	assert_string_equal(script.seen[before], "PATCH /api/v1/nodes/n 1" /* as decoded by the server */);
+	assert_string_equal(script.type[before], "application/merge-patch+json");
+	assert_string_equal(script.body[before],
+			    "{\"metadata\":{\"annotations\":{\"skein.dev/b\":\"new\",\"skein.dev/c\":null}}}");
+	json_object_set_new(current, "skein.dev/b", json_string("new"));
+	json_object_del(current, "skein.dev/c");
+	assert_int_equal(kube_patch_node_annotations(fx.client, "n 1", current, keys, values, 4, &err), 0);
+	usleep(100000);
+	pthread_mutex_lock(&script.lock);
+	for (size_t i = before + 1; i < script.next && i < MAX_STEPS; i++)
+		assert_string_not_equal(script.seen[i], "PATCH /api/v1/nodes/n 1" /* as decoded by the server */);
+	pthread_mutex_unlock(&script.lock);
+	json_decref(current);
+	stop(&fx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -342,6 +402,7 @@ int main(void)
 		cmocka_unit_test(test_retry_after_is_honoured),
 		cmocka_unit_test(test_unserved_resource_is_empty),
 		cmocka_unit_test(test_backoff_is_bounded),
+		cmocka_unit_test(test_patch_sends_only_differences),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
