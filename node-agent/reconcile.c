@@ -388,9 +388,9 @@ static void apply(struct run *r, struct agent *a, const json_t *self, const stru
 	wg_device_free(&have);
 }
 
-static long elapsed_ms(const struct timespec *from, const struct timespec *to)
+static double seconds_between(const struct timespec *from, const struct timespec *to)
 {
-	return (to->tv_sec - from->tv_sec) * 1000 + (to->tv_nsec - from->tv_nsec) / 1000000;
+	return (double)(to->tv_sec - from->tv_sec) + (double)(to->tv_nsec - from->tv_nsec) / 1e9;
 }
 
 struct writes {
@@ -424,14 +424,13 @@ static void record(struct node_state *s, const struct cluster *model, const stru
 
 /* Keeps next as the applied plan (its rejections are then not logged
  * again); the apply is due again at once if it failed. */
-static void remember(struct node_state *s, struct plan *next, bool failed, const struct timespec *t)
+static void remember(struct node_state *s, struct plan *next, bool failed)
 {
 	if (s->has_applied)
 		plan_free(&s->applied);
 	s->applied = *next;
 	s->has_applied = true;
 	s->dirty = failed;
-	s->last_apply = *t;
 }
 
 /* A failure that repeats the previous one is logged at debug level only,
@@ -451,46 +450,58 @@ static int finish(struct node_state *s, struct run *r, struct error *err)
 	return -1;
 }
 
+/* Computes the plan and applies it when it changed or a resync is due;
+ * returns whether it applied. */
+static bool plan_and_apply(struct run *r, struct agent *a, const json_t *self,
+			   const struct cluster *model, bool due)
+{
+	struct node_state *s = r->s;
+	struct topology_options topo = s->opts->topo;
+	struct plan plan = { 0 };
+	struct error e;
+
+	snprintf(topo.underlay_ifname, sizeof(topo.underlay_ifname), "%s", s->underlay.ifname);
+	if (topology_compute(model, a->opts.hostname, &topo, &plan, &e) < 0) {
+		step(r, ERR_TOPOLOGY, -1, &e);
+		return false;
+	}
+	plan_log_rejections(s->has_applied ? &s->applied : NULL, &plan);
+	if (!due && plan_equal(&s->applied, &plan)) {
+		plan_free(&plan);
+		return false;
+	}
+	apply(r, a, self, model, &plan);
+	remember(s, &plan, r->failures > 0);
+	return true;
+}
+
 int node_reconcile(struct agent *a, const struct cluster *model, void *ctx, struct error *err)
 {
 	struct node_state *s = ctx;
 	struct run r = { .s = s };
-	struct topology_options topo = s->opts->topo;
 	struct writes before = writes_now(s), after;
 	struct timespec t0, t1;
-	struct plan plan = { 0 };
-	bool due, applied = false;
 	json_t *self = own_node(a);
+	bool due, applied;
 	struct error e;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	due = !s->has_applied || s->dirty || elapsed_ms(&s->last_apply, &t0) >= a->opts.resync_ms;
+	due = !s->has_applied || s->dirty ||
+	      seconds_between(&s->last_apply, &t0) * 1000 >= (double)a->opts.resync_ms;
 	if (due || !s->underlay.mtu)
 		detect(&r, self);
 	if (self)
 		step(&r, ERR_PUBLISH, publish_identity(s, a, self, &e), &e);
-	snprintf(topo.underlay_ifname, sizeof(topo.underlay_ifname), "%s", s->underlay.ifname);
-	if (topology_compute(model, a->opts.hostname, &topo, &plan, &e) < 0) {
-		step(&r, ERR_TOPOLOGY, -1, &e);
-	} else {
-		plan_log_rejections(s->has_applied ? &s->applied : NULL, &plan);
-		if (due || !plan_equal(&s->applied, &plan)) {
-			apply(&r, a, self, model, &plan);
-			applied = true;
-		}
-		if (applied)
-			remember(s, &plan, r.failures > 0, &t0);
-		else
-			plan_free(&plan);
-	}
+	applied = plan_and_apply(&r, a, self, model, due);
+	if (applied)
+		s->last_apply = t0;
 	json_decref(self);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	record(s, model, s->has_applied ? &s->applied : NULL, applied,
-	       (double)elapsed_ms(&t0, &t1) / 1000.0);
+	record(s, model, s->has_applied ? &s->applied : NULL, applied, seconds_between(&t0, &t1));
 	after = writes_now(s);
-	log_debug("reconcile: %s; writes: netlink %lu, wireguard %lu, nft %lu, cni %lu (%ld ms)",
+	log_debug("reconcile: %s; writes: netlink %lu, wireguard %lu, nft %lu, cni %lu (%.1f ms)",
 		  applied ? "applied" : "plan unchanged, nothing to do", after.netlink - before.netlink,
 		  after.wg - before.wg, after.nft - before.nft, after.cni - before.cni,
-		  elapsed_ms(&t0, &t1));
+		  seconds_between(&t0, &t1) * 1000);
 	return finish(s, &r, err);
 }
