@@ -6,17 +6,41 @@
 #include <sched.h>
 #include <string.h>
 #include <unistd.h>
+#include <linux/magic.h>
 #include <linux/netlink.h>
+#include <sys/vfs.h>
+
+/* The runtime names the path: make sure it is a namespace file before
+ * setns(2), so a wrong path gets a clear error instead of EINVAL. */
+static int check_is_netns(int fd, const char *path, struct error *err)
+{
+	struct statfs fs;
+
+	if (fstatfs(fd, &fs) < 0)
+		return error_set(err, "network namespace %s: %s", path, strerror(errno));
+	if (fs.f_type != NSFS_MAGIC)
+		return error_set(err, "network namespace %s: not a namespace file", path);
+	return 0;
+}
 
 int netns_open(const char *path, struct error *err)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd;
 
+	if (path[0] != '/') {
+		error_set(err, "network namespace %s: not an absolute path", path);
+		return -EINVAL;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		int ret = -errno;
 
 		error_set(err, "network namespace %s: %s", path, strerror(errno));
 		return ret;
+	}
+	if (check_is_netns(fd, path, err) < 0) {
+		close(fd);
+		return -EINVAL;
 	}
 	return fd;
 }

@@ -1,0 +1,323 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Hijack attempts through the objects an attacker controls: a Node's
+ * annotations (anyone with nodes/patch) and a Peer. Each goes the way the
+ * agent reads it, JSON -> digest -> kube_cluster_build -> topology_compute,
+ * and must be left out with a rejection naming the range it hit, while
+ * the victim keeps its traffic. Every plan also keeps WireGuard's own
+ * invariant: no two peers of a node share an allowed IP.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kube_model.h"
+#include "topology.h"
+
+/* Distinct valid keys (canonical base64 of 32 bytes). */
+#define KEY_A "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE="
+#define KEY_B "AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI="
+#define KEY_C "AwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwM="
+#define KEY_E "BAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQ="
+#define KEY_P "BQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQU="
+
+struct world {
+	json_t *nodes, *peers; /* name -> digest text, as the informers keep */
+	struct cluster c;
+	struct topology_options o;
+	struct plan plan;
+	char text[4096];
+};
+
+/* A Ready node of its own location (every node leads, every node is a
+ * peer of every other) with a public endpoint. annotations: "k=v" pairs,
+ * NULL-terminated; a key without '/' gets the skein.dev/ prefix. */
+static void add_node(struct world *w, const char *name, const char *key, const char *pod_cidr,
+		     const char *internal_ip, const char *const *annotations)
+{
+	json_t *ann = json_pack("{s:s,s:s,s:s}", "skein.dev/location", name,
+				"skein.dev/public-key", key, "skein.dev/endpoint", "203.0.113.9:51820");
+	json_t *node, *digest;
+	char *text;
+
+	assert_non_null(ann);
+	for (size_t i = 0; annotations && annotations[i]; i++) {
+		const char *eq = strchr(annotations[i], '=');
+		size_t len = eq ? (size_t)(eq - annotations[i]) : 0;
+		char k[128];
+
+		assert_non_null(eq);
+		snprintf(k, sizeof(k), "%s%.*s", memchr(annotations[i], '/', len) ? "" : "skein.dev/",
+			 (int)len, annotations[i]);
+		assert_int_equal(json_object_set_new(ann, k, json_string(eq + 1)), 0);
+	}
+	node = json_pack("{s:{s:s,s:o},s:{s:s},s:{s:[{s:s,s:s}],s:[{s:s,s:s}]}}",
+			 "metadata", "name", name, "annotations", ann,
+			 "spec", "podCIDR", pod_cidr,
+			 "status", "addresses", "type", "InternalIP", "address", internal_ip,
+			 "conditions", "type", "Ready", "status", "True");
+	assert_non_null(node);
+	digest = kube_node_digest(node);
+	assert_non_null(digest);
+	text = json_dumps(digest, 0);
+	assert_non_null(text);
+	assert_int_equal(json_object_set_new(w->nodes, name, json_string(text)), 0);
+	free(text);
+	json_decref(digest);
+	json_decref(node);
+}
+
+static void add_peer(struct world *w, const char *name, const char *key, const char *allowed_ips_json)
+{
+	json_t *ips = json_loads(allowed_ips_json, 0, NULL), *peer;
+	char *text;
+
+	assert_non_null(ips);
+	peer = json_pack("{s:{s:s},s:{s:s,s:o}}", "metadata", "name", name,
+			 "spec", "publicKey", key, "allowedIPs", ips);
+	assert_non_null(peer);
+	text = json_dumps(peer, 0);
+	assert_non_null(text);
+	assert_int_equal(json_object_set_new(w->peers, name, json_string(text)), 0);
+	free(text);
+	json_decref(peer);
+}
+
+/* The victims: nodes a and b, peer "office" (10.50.0.0/24), service CIDR
+ * 10.96.0.0/12 and the default WireGuard subnet 10.4.0.0/16. */
+static struct world *world_new(void)
+{
+	struct world *w = calloc(1, sizeof(*w));
+
+	assert_non_null(w);
+	w->nodes = json_object();
+	w->peers = json_object();
+	assert_int_equal(topology_options_default(&w->o), 0);
+	assert_int_equal(cidr_parse("10.96.0.0/12", &w->o.service_cidrs[w->o.n_service_cidrs++]), 0);
+	add_node(w, "a", KEY_A, "10.244.1.0/24", "192.168.1.10", NULL);
+	add_node(w, "b", KEY_B, "10.244.2.0/24", "192.168.2.10", NULL);
+	add_peer(w, "office", KEY_P, "[\"10.50.0.0/24\"]");
+	return w;
+}
+
+static void world_free(struct world *w)
+{
+	plan_free(&w->plan);
+	cluster_free(&w->c);
+	json_decref(w->nodes);
+	json_decref(w->peers);
+	free(w);
+}
+
+/* WireGuard routes a packet to the one peer whose allowed IPs hold its
+ * destination: two peers sharing a range would let one take the other's
+ * traffic. */
+static void assert_allowed_ips_disjoint(const struct plan *p)
+{
+	for (size_t i = 0; i < p->n_peers; i++)
+		for (size_t j = i + 1; j < p->n_peers; j++)
+			for (size_t x = 0; x < p->peers[i].n_allowed_ips; x++)
+				for (size_t y = 0; y < p->peers[j].n_allowed_ips; y++)
+					if (cidr_overlaps(&p->peers[i].allowed_ips[x], &p->peers[j].allowed_ips[y]))
+						fail_msg("peers %s and %s share allowed IPs", p->peers[i].name,
+							 p->peers[j].name);
+}
+
+static void compute(struct world *w, const char *self)
+{
+	json_t *rejected = json_object();
+	struct error err = { "" };
+
+	assert_non_null(rejected);
+	plan_free(&w->plan);
+	cluster_free(&w->c);
+	if (kube_cluster_build(w->nodes, w->peers, &w->c, rejected, &err) < 0)
+		fail_msg("kube_cluster_build: %s", err.msg);
+	if (json_object_size(rejected))
+		fail_msg("an object failed validation: %s", json_dumps(rejected, 0));
+	json_decref(rejected);
+	if (topology_compute(&w->c, self, &w->o, &w->plan, &err) < 0)
+		fail_msg("topology_compute(%s): %s", self, err.msg);
+	assert_allowed_ips_disjoint(&w->plan);
+}
+
+static const struct plan_peer *peer_named(const struct world *w, const char *name)
+{
+	for (size_t i = 0; i < w->plan.n_peers; i++)
+		if (!strcmp(w->plan.peers[i].name, name))
+			return &w->plan.peers[i];
+	return NULL;
+}
+
+/* Whether the plan sends traffic for net (any part of it) to the peer. */
+static bool peer_gets(const struct world *w, const char *peer, const char *net)
+{
+	const struct plan_peer *p = peer_named(w, peer);
+	struct cidr c;
+
+	assert_int_equal(cidr_parse(net, &c), 0);
+	for (size_t i = 0; p && i < p->n_allowed_ips; i++)
+		if (cidr_overlaps(&p->allowed_ips[i], &c))
+			return true;
+	return false;
+}
+
+/* Whether the peer was given exactly net (the attacker's own pod CIDR may
+ * lie inside a claim, so overlap alone proves nothing). */
+static bool peer_holds(const struct world *w, const char *peer, const char *net)
+{
+	const struct plan_peer *p = peer_named(w, peer);
+	struct cidr c;
+
+	assert_int_equal(cidr_parse(net, &c), 0);
+	for (size_t i = 0; p && i < p->n_allowed_ips; i++)
+		if (cidr_equal(&p->allowed_ips[i], &c))
+			return true;
+	return false;
+}
+
+static const char *rejections(struct world *w)
+{
+	w->text[0] = '\0';
+	for (size_t i = 0; i < w->plan.n_rejections; i++) {
+		size_t len = strlen(w->text);
+
+		snprintf(w->text + len, sizeof(w->text) - len, "%s\n", w->plan.rejections[i].msg);
+	}
+	return w->text;
+}
+
+/* An attacker node (named first and last, as claims are settled by name)
+ * announcing allowed-location-ips over the victims' ranges. */
+static void test_node_annotation_cannot_claim_cluster_ranges(void **state)
+{
+	static const struct {
+		const char *claim, *victim_peer, *hit;
+	} cases[] = {
+		{ "10.244.1.0/24", "location/a", "overlaps pod CIDR 10.244.1.0/24 of node a" },
+		{ "10.244.1.128/25", "location/a", "overlaps pod CIDR 10.244.1.0/24 of node a" },
+		{ "10.244.0.0/16", "location/a", "overlaps pod CIDR 10.244.1.0/24 of node a" },
+		{ "192.168.1.10/32", "location/a", "overlaps private IP 192.168.1.10/32 of node a" },
+		{ "10.4.0.0/24", NULL, "overlaps WireGuard subnet 10.4.0.0/16" },
+		{ "10.0.0.0/8", NULL, "overlaps WireGuard subnet 10.4.0.0/16" },
+		{ "10.100.0.1/32", NULL, "overlaps service CIDR 10.96.0.0/12" },
+		{ "0.0.0.0/0", NULL, "overlaps WireGuard subnet 10.4.0.0/16" },
+	};
+	static const char *const attackers[] = { "0-evil", "z-evil" };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		for (size_t k = 0; k < 2; k++) {
+			struct world *w = world_new();
+			char ann[64], want[256];
+			const char *annotations[] = { ann, NULL };
+
+			snprintf(ann, sizeof(ann), "allowed-location-ips=%s", cases[i].claim);
+			add_node(w, attackers[k], KEY_E, "10.244.9.0/24", "192.168.9.10", annotations);
+			compute(w, "b");
+			snprintf(want, sizeof(want), "node %s: allowed-location-ip %s ignored: %s\n",
+				 attackers[k], cases[i].claim, cases[i].hit);
+			assert_string_equal(rejections(w), want);
+			snprintf(want, sizeof(want), "location/%s", attackers[k]);
+			assert_non_null(peer_named(w, want));
+			assert_false(peer_holds(w, want, cases[i].claim));
+			if (cases[i].victim_peer)
+				assert_true(peer_gets(w, cases[i].victim_peer, cases[i].claim));
+			world_free(w);
+		}
+	}
+}
+
+/* The same ranges claimed by a Peer object. */
+static void test_peer_cannot_claim_cluster_ranges(void **state)
+{
+	static const struct {
+		const char *claim, *hit;
+	} cases[] = {
+		{ "10.244.2.0/24", "overlaps pod CIDR 10.244.2.0/24 of node b" },
+		{ "192.168.2.0/24", "overlaps private IP 192.168.2.10/32 of node b" },
+		{ "10.4.0.9/32", "overlaps WireGuard subnet 10.4.0.0/16" },
+		{ "10.96.0.0/12", "overlaps service CIDR 10.96.0.0/12" },
+		{ "10.50.0.0/16", "overlaps allowed IP 10.50.0.0/24 of peer office" },
+		{ "::/0", NULL },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct world *w = world_new();
+		char ips[64], want[256] = "";
+
+		snprintf(ips, sizeof(ips), "[\"%s\"]", cases[i].claim);
+		add_peer(w, "rogue", KEY_E, ips);
+		compute(w, "a");
+		if (cases[i].hit)
+			snprintf(want, sizeof(want), "peer rogue: allowed IP %s ignored: %s\n",
+				 cases[i].claim, cases[i].hit);
+		assert_string_equal(rejections(w), want);
+		assert_int_equal(peer_holds(w, "peer/rogue", cases[i].claim), cases[i].hit == NULL);
+		world_free(w);
+	}
+}
+
+/* Kilo's annotation names are read too: they must be held to the same rules. */
+static void test_kilo_annotation_held_to_same_rules(void **state)
+{
+	static const char *const annotations[] = { "kilo.squat.ai/allowed-location-ips=10.244.1.0/25", NULL };
+	struct world *w = world_new();
+
+	(void)state;
+	add_node(w, "evil", KEY_E, "10.244.9.0/24", "192.168.9.10", annotations);
+	compute(w, "b");
+	assert_string_equal(rejections(w), "node evil: allowed-location-ip 10.244.1.0/25 ignored: "
+			    "overlaps pod CIDR 10.244.1.0/24 of node a\n");
+	assert_true(peer_gets(w, "location/a", "10.244.1.0/25"));
+	world_free(w);
+}
+
+/* A rejection reaches the log (warn), naming the object and the range. */
+static void test_rejection_is_logged(void **state)
+{
+	static const char *const annotations[] = { "allowed-location-ips=10.244.2.0/24", NULL };
+	struct world *w = world_new();
+	FILE *capture = tmpfile();
+	int saved = dup(STDERR_FILENO);
+	char out[1024];
+	size_t n;
+
+	(void)state;
+	assert_non_null(capture);
+	assert_true(saved >= 0);
+	add_node(w, "evil", KEY_E, "10.244.9.0/24", "192.168.9.10", annotations);
+	compute(w, "a");
+	fflush(stderr);
+	assert_true(dup2(fileno(capture), STDERR_FILENO) >= 0);
+	plan_log_rejections(NULL, &w->plan);
+	fflush(stderr);
+	assert_true(dup2(saved, STDERR_FILENO) >= 0);
+	close(saved);
+	rewind(capture);
+	n = fread(out, 1, sizeof(out) - 1, capture);
+	out[n] = '\0';
+	fclose(capture);
+	assert_non_null(strstr(out, "warn: node evil: allowed-location-ip 10.244.2.0/24 ignored: "
+				    "overlaps pod CIDR 10.244.2.0/24 of node b"));
+	world_free(w);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_node_annotation_cannot_claim_cluster_ranges),
+		cmocka_unit_test(test_peer_cannot_claim_cluster_ranges),
+		cmocka_unit_test(test_kilo_annotation_held_to_same_rules),
+		cmocka_unit_test(test_rejection_is_logged),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
