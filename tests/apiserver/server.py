@@ -10,6 +10,7 @@ See README.md in this directory for the command line and endpoints."""
 import argparse
 import base64
 import copy
+import ipaddress
 import json
 import os
 import random
@@ -295,9 +296,10 @@ class Api:
     """The object semantics, independent of HTTP: create/update/patch/delete
     with validation, no-op detection, status handling and CRD registration."""
 
-    def __init__(self, store, creds):
+    def __init__(self, store, creds, cluster_cidrs=()):
         self.store, self.creds = store, creds
         self.write_lock = threading.RLock()
+        self.cluster_cidrs = list(cluster_cidrs)  # [(network, node prefix length)]
 
     def resources(self):
         return list(self.store.resources.values())
@@ -425,9 +427,28 @@ class Api:
                                % (kubeapi._qualified(r), name),
                                {"name": name, "group": r.group, "kind": r.plural})
             stored, code = self._finish(r, obj, None)
+            if r.key == NODES and self.cluster_cidrs and \
+                    not stored.get("spec", {}).get("podCIDRs"):
+                stored = self._allocate_pod_cidrs(r, stored)
         if r.key == NODES and token:
             self.creds.node_token(name)
         return stored, code
+
+    def _allocate_pod_cidrs(self, r, node):
+        """What kube-controller-manager does with --allocate-node-cidrs: right
+        after a Node appears, it gets the first free subnet of each cluster
+        CIDR (a MODIFIED event following the ADDED, as in a real cluster)."""
+        used = {c for n in self.store.list(NODES, None, None, 0, None)[1]
+                for c in n.get("spec", {}).get("podCIDRs", [])}
+        cidrs = []
+        for net, prefix in self.cluster_cidrs:
+            free = next((s for s in net.subnets(new_prefix=prefix) if str(s) not in used), None)
+            if free is None:
+                return node  # exhausted: the node stays without, as with the real allocator
+            cidrs.append(str(free))
+        new = copy.deepcopy(node)
+        new.setdefault("spec", {}).update({"podCIDR": cidrs[0], "podCIDRs": cidrs})
+        return self.store.put(r.key, new, created=False)
 
     def update(self, r, ns, name, obj, sub, old=None):
         """Replaces the object (sub "status": only its status)."""
@@ -1119,9 +1140,9 @@ class Server(ThreadingHTTPServer):
 
 
 class App:
-    def __init__(self, store, creds, faults, address, verbose, watch_timeout):
+    def __init__(self, store, creds, faults, address, verbose, watch_timeout, cluster_cidrs):
         self.store, self.creds, self.faults = store, creds, faults
-        self.api = Api(store, creds)
+        self.api = Api(store, creds, cluster_cidrs)
         self.counters = Counters()
         self.address, self.verbose, self.watch_timeout = address, verbose, watch_timeout
 
@@ -1174,8 +1195,29 @@ def parse_args(argv):
     p.add_argument("--kubeconfig-format", choices=("yaml", "json"), default="yaml")
     p.add_argument("--embed-ca", action="store_true",
                    help="write certificate-authority-data instead of a path")
+    p.add_argument("--cluster-cidr", action="append", default=[],
+                   help="allocate pod CIDRs to new Nodes without one from here, like "
+                        "kube-controller-manager --allocate-node-cidrs (repeat once per family)")
+    p.add_argument("--node-cidr-mask-size", type=int, default=24,
+                   help="prefix length of IPv4 pod CIDRs (default 24)")
+    p.add_argument("--node-cidr-mask-size-ipv6", type=int, default=64,
+                   help="prefix length of IPv6 pod CIDRs (default 64)")
     p.add_argument("--verbose", action="store_true", help="log every request to stderr")
     return p.parse_args(argv)
+
+
+def cluster_cidrs(args):
+    out = []
+    for text in args.cluster_cidr:
+        try:
+            net = ipaddress.ip_network(text)
+        except ValueError as e:
+            sys.exit("server.py: --cluster-cidr %r: %s" % (text, e))
+        prefix = args.node_cidr_mask_size if net.version == 4 else args.node_cidr_mask_size_ipv6
+        if not net.prefixlen <= prefix <= net.max_prefixlen:
+            sys.exit("server.py: --cluster-cidr %s: node mask size %d does not fit" % (text, prefix))
+        out.append((net, prefix))
+    return out
 
 
 def main(argv):
@@ -1203,7 +1245,8 @@ def main(argv):
                     retry_after=args.retry_after, delay=args.delay,
                     drop_watches_after=args.drop_watches_after,
                     bookmark_interval=args.bookmark_interval)
-    app = App(store, None, faults, "", args.verbose, args.watch_timeout)
+    app = App(store, None, faults, "", args.verbose, args.watch_timeout,
+              cluster_cidrs(args))
     httpd = Server((host, port), family, ctx, app)
     port = httpd.server_address[1]
     shown = "[%s]" % advertise if ":" in advertise else advertise

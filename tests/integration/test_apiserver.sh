@@ -277,6 +277,25 @@ check "JSON kubeconfig with embedded CA, IPv6 server: kubectl works" bash -c "
 	python3 -c 'import json,sys; c=json.load(open(sys.argv[1]))[\"clusters\"][0][\"cluster\"]; sys.exit(not (c[\"server\"].startswith(\"https://[::1]:\") and \"certificate-authority-data\" in c))' $D/v6/admin.kubeconfig &&
 	kubectl --kubeconfig $D/v6/admin.kubeconfig --cache-dir $D/kc6 get ns default -o name | grep -q namespace/default"
 
+# --- pod CIDR allocation ---------------------------------------------------------
+apiserver_start "$D/alloc" --cluster-cidr 10.244.0.0/23 --cluster-cidr fd00:10::/63 ||
+	fail "server with --cluster-cidr starts"
+out=$APISERVER_DIR/out
+api GET /api/v1/nodes >/dev/null
+rv=$(jq_py "$out" 'd["metadata"]["resourceVersion"]')
+klite node add a1 >/dev/null; klite node add a2 >/dev/null; klite node add a3 >/dev/null
+klite node add a0 --pod-cidr 10.9.0.0/24 >/dev/null
+check "allocation: first free subnets per family, given CIDRs kept, exhaustion leaves none" \
+	test "$(klite get nodes | python3 -c 'import json,sys; print(" ".join("%s=%s" % (n["metadata"]["name"], ",".join(n["spec"].get("podCIDRs", ["-"]))) for n in json.load(sys.stdin)["items"]))')" \
+	= "a0=10.9.0.0/24 a1=10.244.0.0/24,fd00:10::/64 a2=10.244.1.0/24,fd00:10:0:1::/64 a3=-"
+check "allocation arrives as MODIFIED after ADDED" test "$(
+	curl -sS -N --max-time 5 --cacert "$D/alloc/ca.crt" -H "Authorization: Bearer $APISERVER_TOKEN" \
+	"$APISERVER_URL/api/v1/nodes?watch=1&timeoutSeconds=1&resourceVersion=$rv&fieldSelector=metadata.name%3Da1" |
+	python3 -c 'import json,sys; print(" ".join(e["type"] + ("+cidr" if e["object"]["spec"].get("podCIDRs") else "") for e in map(json.loads, sys.stdin)))')" \
+	= "ADDED MODIFIED+cidr"
+klite node del a1 >/dev/null; klite node add a4 >/dev/null
+check "a deleted node's subnet is reused" test "$(klite get node a4 | python3 -c 'import json,sys; print(json.load(sys.stdin)["spec"]["podCIDR"])')" = 10.244.0.0/24
+
 # --- scale (a figure, not a timed assertion) ---------------------------------------
 apiserver_start "$D/big" || fail "second server starts"
 t0=$(date +%s%N); klite node add-many 5000 >/dev/null; t1=$(date +%s%N)
