@@ -170,7 +170,7 @@ check "MTU auto: underlay 1400 - 80 on the device" \
 	[ "$(ip -n "$NODE" -o link show skein0 | sed -n 's/.* mtu \([0-9]*\) .*/\1/p')" = 1320 ]
 check "device is up" bash -c "ip -n '$NODE' -o link show skein0 | grep -q ',UP'"
 wgip=$(ip -n "$NODE" -4 -o addr show skein0 | awk '{ print $4 }')
-check "device address is in --subnet 10.4.0.0/16" [ "${wgip#10.4.}" != "$wgip" ] && [ "${wgip#*/}" = 16 ]
+check "device address is in --subnet 10.4.0.0/16" [ "${wgip#10.4.}" != "$wgip" -a "${wgip#*/}" = 16 ]
 check "annotations: public key, endpoint, internal IP, WireGuard IP" wait_for 10 \
 	bash -c "$(declare -f annotation kl in_node); NODE='$NODE' API='$API' RUN='$RUN'
 	[ \"\$(annotation skein.dev/public-key)\" = '$node_pub' ] &&
@@ -221,19 +221,23 @@ kl node add r3 --pod-cidr 10.244.5.0/24 --internal-ip 10.30.0.2 --location home 
 check "same location, other subnet: pod CIDR routed through the VXLAN device" wait_for 10 \
 	bash -c "ip -n '$NODE' route show table 1107 | grep -q '^10.244.5.0/24 via 10.30.0.2 dev skein-vx proto 107 onlink'"
 check "... which floods to r3's private IP only" \
-	[ "$(bridge -n "$NODE" fdb show dev skein-vx | grep -c dst)" = 1 ] && \
-	bridge -n "$NODE" fdb show dev skein-vx | grep -q '^00:00:00:00:00:00 dst 10.30.0.2 '
+	[ "$(bridge -n "$NODE" fdb show dev skein-vx | grep dst | cut -d' ' -f1-3)" = "00:00:00:00:00:00 dst 10.30.0.2" ]
 check "... over the underlay, up, VNI 1107" \
 	bash -c "ip -n '$NODE' -d link show skein-vx | grep -q 'vxlan id 1107 .*local 192.168.91.2 dev eth0' &&
 		ip -n '$NODE' -o link show skein-vx | grep -q ',UP'"
 check "... and no WireGuard write" [ "$(wg_writes)" = "$wgw" ]
 
 # A resync with nothing to change writes nothing.
+node_patches() { kl requests | python3 -c 'import json,sys; print(json.load(sys.stdin)["nodePatches"].get("n1", 0))'; }
 w1=$(writes)
+p1=$(node_patches)
 wait_applies 3
 w2=$(writes)
 report "writes of the restarted agent so far (netlink wireguard nft cni): $w1"
 check "resyncs with nothing changed: zero writes" [ "$w1" = "$w2" ]
+check "... and no annotation patch" [ -n "$p1" -a "$(node_patches)" = "$p1" ]
+errors=$(in_node curl -sf http://127.0.0.1:11071/metrics | awk '/^skein_reconcile_errors_total/ { n += $2 } END { print n + 0 }')
+check "no reconcile step failed" [ "$errors" = 0 ]
 
 # One remote's pod CIDR changes: only its peer changes.
 r1_before="$(peer_field "$r1_pub" 1) $(peer_field "$r1_pub" 3) $(peer_field "$r1_pub" 4)"
@@ -244,8 +248,8 @@ check "pod CIDR change reaches r2's peer" wait_for 10 \
 	bash -c "$(declare -f peers_dump wg_node in_mount peer_field); NODE='$NODE' RUN='$RUN'
 	[ \"\$(peer_field '$r2_pub' 4)\" = 10.20.0.2/32,10.244.4.0/24,10.4.0.12/32 ]"
 check "... in one WireGuard write of one peer" \
-	[ "$(wg_writes)" = $((wgw + 1)) ] && \
-	[ "$(grep -c 'skein0: 1 change to the device' "$RUN/agent.log")" = $((changes_before + 1)) ]
+	[ "$(wg_writes)" = $((wgw + 1)) -a \
+	  "$(grep -c 'skein0: 1 change to the device' "$RUN/agent.log")" = $((changes_before + 1)) ]
 check "... r1's peer untouched" \
 	[ "$(peer_field "$r1_pub" 1) $(peer_field "$r1_pub" 3) $(peer_field "$r1_pub" 4)" = "$r1_before" ]
 check "... routes follow" bash -c "ip -n '$NODE' route show table 1107 | grep -q '^10.244.4.0/24 dev skein0' &&
