@@ -5,9 +5,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kube_model.h"
+
+/* How long a value the agent wrote is assumed until the watch shows it. */
+#define PUBLISHED_TTL_S 30
 
 int agent_init(struct agent *a, const struct agent_options *o, struct error *err)
 {
@@ -226,15 +230,24 @@ int agent_run(struct agent *a)
 	return 0;
 }
 
+/* Seconds on the monotonic clock. */
+static json_int_t now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (json_int_t)ts.tv_sec;
+}
+
 /* What the agent believes its node's annotations are: the cache, overlaid
  * with values it wrote that the watch has not brought back yet (so a second
- * call in between does not patch again). Overlay entries the cache confirms
- * are dropped. */
+ * call in between does not patch again). An overlay entry goes when the
+ * cache confirms it, or after PUBLISHED_TTL_S in case someone overwrote the
+ * value before the watch showed ours. */
 static json_t *believed_annotations(struct agent *a)
 {
-	json_t *digest, *current;
+	json_t *digest, *current, *entry;
 	const char *key;
-	json_t *v;
 	void *tmp;
 
 	pthread_mutex_lock(&a->hub.lock);
@@ -245,8 +258,11 @@ static json_t *believed_annotations(struct agent *a)
 	json_decref(digest);
 	if (!current)
 		return NULL;
-	json_object_foreach_safe(a->published, tmp, key, v) {
-		if (json_equal(v, json_object_get(current, key)) ||
+	json_object_foreach_safe(a->published, tmp, key, entry) {
+		json_t *v = json_array_get(entry, 0);
+		bool expired = now_s() > json_integer_value(json_array_get(entry, 1));
+
+		if (expired || json_equal(v, json_object_get(current, key)) ||
 		    (json_is_null(v) && !json_object_get(current, key)))
 			json_object_del(a->published, key);
 		else if (json_is_null(v))
@@ -270,7 +286,9 @@ int agent_publish_annotations(struct agent *a, const char *const keys[], const c
 	if (rc <= 0)
 		return rc;
 	for (size_t i = 0; i < n; i++)
-		json_object_set_new(a->published, keys[i], values[i] ? json_string(values[i]) : json_null());
+		json_object_set_new(a->published, keys[i],
+				    json_pack("[o,I]", values[i] ? json_string(values[i]) : json_null(),
+					      now_s() + PUBLISHED_TTL_S));
 	pthread_mutex_lock(&a->hub.lock);
 	a->patches++;
 	pthread_mutex_unlock(&a->hub.lock);

@@ -43,7 +43,7 @@ struct agent {
 	json_t *rejected;               /* "node/NAME" -> why it is left out */
 	unsigned long rejected_total;   /* validation failures logged */
 	unsigned long patches;          /* PATCH requests sent */
-	json_t *published;              /* annotation -> value we patched, until seen */
+	json_t *published;              /* annotation -> [value we patched, expiry] */
 	agent_reconcile_fn reconcile;
 	void *reconcile_ctx;
 };
