@@ -146,7 +146,6 @@ static void gather_hot(struct topo *t, size_t i)
 	h->published = node->has_wireguard_ip;
 	h->wireguard_ip = node->wireguard_ip.ip;
 	h->n_location_ips = (uint8_t)node->n_allowed_location_ips;
-	h->n_discovered = (uint8_t)(node->n_discovered > 255 ? 255 : node->n_discovered);
 }
 
 /* Location name -> segment index, by open addressing: grouping costs O(n)
@@ -502,12 +501,12 @@ static int found_cmp(const void *a, const void *b)
 	return x->slot < y->slot ? -1 : x->slot > y->slot;
 }
 
-static int index_discovered(struct topo *t)
+int topo_index_discovered(struct topo *t)
 {
 	size_t n = 0;
 
 	for (size_t i = 0; i < t->c->n_nodes; i++)
-		n += t->hot[i].n_discovered ? t->c->nodes[i].n_discovered : 0;
+		n += t->c->nodes[i].n_discovered;
 	if (!n)
 		return 0;
 	t->found = calloc(n, sizeof(*t->found));
@@ -546,6 +545,11 @@ struct endpoint topo_discovered_endpoint(const struct topo *t, const struct wg_k
 struct endpoint topo_node_endpoint(const struct topo *t, const struct node *n)
 {
 	return n->persistent_keepalive > 0 ? topo_discovered_endpoint(t, &n->public_key) : n->endpoint;
+}
+
+struct endpoint topo_peer_endpoint(const struct topo *t, const struct peer *p)
+{
+	return p->endpoint.host[0] ? p->endpoint : topo_discovered_endpoint(t, &p->public_key);
 }
 
 /* ---- Entry point -------------------------------------------------------- */
@@ -662,7 +666,7 @@ static int compute(struct topo *t, struct plan *plan, struct error *err)
 		return error_set(err, "out of memory");
 	if (allocate_addresses(t, err) < 0 || settle_claims(t, err) < 0)
 		return -1;
-	if (index_discovered(t) < 0)
+	if (topo_index_discovered(t) < 0)
 		return error_set(err, "out of memory");
 	t->tunnels = holds_tunnels(t);
 	if (topo_build_plan(t, plan) < 0)

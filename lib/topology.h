@@ -132,8 +132,9 @@ struct ip_addr topology_encap_ip6(const struct ip_addr *private_v4);
 
 /* The topology kept between computations, for the agent: each update
  * digests every node and patches the previous plan when only the WireGuard
- * attributes of nodes changed (key, endpoint, keepalive: what roaming and
- * key rotation change), and recomputes it with topology_compute otherwise.
+ * attributes of nodes changed (key, endpoint, keepalive, discovered
+ * endpoints: what roaming and key rotation change), and recomputes it with
+ * topology_compute otherwise.
  * The plan is always equal (plan_equal, rejections too) to what
  * topology_compute gives for the same input. The cache keeps no pointer
  * into the cluster. docs/topology.md says what is patched and why. */

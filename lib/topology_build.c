@@ -207,8 +207,7 @@ static void create_peers(struct topo *t)
 		const struct peer *ext = &t->c->peers[i];
 		struct plan_peer p = {
 			.public_key = ext->public_key,
-			.endpoint = ext->endpoint.host[0] ? ext->endpoint
-							  : topo_discovered_endpoint(t, &ext->public_key),
+			.endpoint = topo_peer_endpoint(t, ext),
 			.persistent_keepalive = ext->persistent_keepalive > 0 ? ext->persistent_keepalive
 									      : my_keepalive(t),
 			.preshared_key = ext->preshared_key,
@@ -353,6 +352,7 @@ static void route_via_tunnel(struct topo *t, const struct cidr *dst)
 	if (holds_endpoint(t, dst)) {
 		topo_reject(t, "route to %s via %s left out: it holds a peer's endpoint",
 		       cidr_format(&r.dst, buf), t->o->wg_ifname);
+		t->n_hidden_routes++;
 		return;
 	}
 	copy_ifname(r.dev, t->o->wg_ifname);

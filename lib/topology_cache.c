@@ -1,14 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * The topology cache. Every update digests each node twice: its shape
- * (everything the topology reads except the WireGuard attributes) and its
- * WireGuard attributes (key, endpoint, keepalive). When no shape changed,
- * the segments, leaders, addresses, claims and routes are what they were,
- * and a changed node touches one peer at most: the one it carries (whose
- * key and endpoint are its own). That peer is patched in place, unless its
- * endpoint's address moved (routes keep endpoints out of the tunnel), the
- * node is the local one (its keepalive is on every peer), or the external
- * peers or the options changed: then the plan is recomputed.
+ * The topology cache. Every update digests each node three times: its
+ * shape (everything the topology reads but the rest), its WireGuard
+ * attributes (key, endpoint, keepalive) and its discovered endpoints. When
+ * no shape changed, the segments, leaders, addresses, claims and routes
+ * are what they were, and a node's WireGuard attributes show in one peer
+ * at most: the one it carries (whose key and endpoint are its own).
+ * Discovered endpoints show in the endpoints of NATed nodes' and external
+ * peers' peers. Those peers are patched in place. Recomputed instead: an
+ * endpoint moving to an address that changes which routes are left out
+ * (routes keep endpoints out of the tunnel), a change of the local node
+ * (its keepalive is on every peer), of the external peers or the options.
  */
 #include "topology.h"
 
@@ -22,6 +24,7 @@
 struct node_digest {
 	uint64_t shape;
 	uint64_t wireguard;
+	uint64_t discovered;
 };
 
 struct topology_cache {
@@ -35,6 +38,7 @@ struct topology_cache {
 	uint64_t peers_digest;
 	size_t self_index;
 	size_t *peer_of;              /* node -> index into plan.peers, or TOPO_NONE */
+	size_t n_hidden_routes;       /* as topo.n_hidden_routes */
 	struct found_endpoint *found; /* the discovered endpoints, as topo.found */
 	size_t n_found;
 	struct topology_cache_stats stats;
@@ -105,8 +109,13 @@ static uint64_t shape_digest(const struct node *n)
 			   topo_node_usable(n) << 5);
 	h = mix_cidrs(h, &n->internal_ip, n->has_internal_ip);
 	h = mix_cidrs(h, &n->wireguard_ip, n->has_wireguard_ip);
-	h = mix_cidrs(h, n->allowed_location_ips, n->n_allowed_location_ips);
-	h = mix(h, n->n_discovered);
+	return mix_cidrs(h, n->allowed_location_ips, n->n_allowed_location_ips);
+}
+
+static uint64_t discovered_digest(const struct node *n)
+{
+	uint64_t h = mix(0, n->n_discovered);
+
 	for (size_t i = 0; i < n->n_discovered; i++)
 		h = mix_endpoint(mix_bytes(h, n->discovered[i].key.bytes, WG_KEY_LEN),
 				 &n->discovered[i].endpoint);
@@ -153,23 +162,14 @@ static bool options_equal(const struct topology_options *a, const struct topolog
 
 /* ---- Patching ------------------------------------------------------------ */
 
-/* Same address, or neither is an IP literal: the set of endpoint addresses
- * that routes avoid stays as it was. */
-static bool same_endpoint_address(const struct endpoint *a, const struct endpoint *b)
-{
-	struct ip_addr x, y;
-	bool is_x = ip_parse(a->host, &x) == 0, is_y = ip_parse(b->host, &y) == 0;
-
-	return is_x == is_y && (!is_x || ip_equal(&x, &y));
-}
-
 static bool endpoints_equal(const struct endpoint *a, const struct endpoint *b)
 {
 	return a->port == b->port && !strcmp(a->host, b->host);
 }
 
-/* Whether only WireGuard attributes of nodes other than the local one
- * changed, with nothing else about the computation. */
+/* Whether only WireGuard attributes and discovered endpoints of nodes
+ * other than the local one changed, with nothing else about the
+ * computation. */
 static bool patchable(const struct topology_cache *c, const struct cluster *cluster,
 		      const char *self, const struct topology_options *opts,
 		      const struct node_digest *d, uint64_t peers)
@@ -184,37 +184,111 @@ static bool patchable(const struct topology_cache *c, const struct cluster *clus
 	return true;
 }
 
-/* The peer node n carries, brought up to date; false when the change
- * needs a recomputation. */
-static bool patch_peer(struct topology_cache *c, const struct cluster *cluster, size_t n,
-		       bool *changed)
+/* Routes through the tunnel leave out destinations holding a peer's
+ * endpoint address. An endpoint may move from one address to another
+ * when that left nothing out and leaves nothing out: no route was
+ * hidden, and no tunnel route holds the new address. */
+static bool endpoint_may_move(const struct topology_cache *c, const struct endpoint *to)
 {
-	const struct topo t = { .c = cluster, .found = c->found, .n_found = c->n_found };
-	const struct node *node = &cluster->nodes[n];
-	struct plan_peer *p;
+	struct ip_addr ip;
+
+	if (c->n_hidden_routes)
+		return false;
+	if (ip_parse(to->host, &ip) < 0)
+		return true;
+	for (size_t i = 0; i < c->plan.n_routes; i++) {
+		const struct route *r = &c->plan.routes[i];
+
+		if (!strcmp(r->dev, c->opts.wg_ifname) && cidr_contains(&r->dst, &ip))
+			return false;
+	}
+	return true;
+}
+
+/* One peer brought up to date; false when the change needs a
+ * recomputation. */
+static bool patch_peer(struct topology_cache *c, struct plan_peer *p, const struct wg_key *key,
+		       const struct endpoint *endpoint, bool *changed)
+{
+	if (strcmp(p->endpoint.host, endpoint->host) && !endpoint_may_move(c, endpoint))
+		return false;
+	*changed |= !key_equal(&p->public_key, key) || !endpoints_equal(&p->endpoint, endpoint);
+	p->public_key = *key;
+	p->endpoint = *endpoint;
+	return true;
+}
+
+/* The peer node n carries, if any. */
+static bool patch_node_peer(struct topology_cache *c, const struct topo *t, size_t n,
+			    bool *changed)
+{
+	const struct node *node = &t->c->nodes[n];
 	struct endpoint endpoint;
 
 	if (c->peer_of[n] == TOPO_NONE)
 		return true;
-	p = &c->plan.peers[c->peer_of[n]];
-	endpoint = topo_node_endpoint(&t, node);
-	if (!same_endpoint_address(&p->endpoint, &endpoint))
+	endpoint = topo_node_endpoint(t, node);
+	return patch_peer(c, &c->plan.peers[c->peer_of[n]], &node->public_key, &endpoint, changed);
+}
+
+static int peer_name_cmp(const void *name, const void *peer)
+{
+	return strcmp(name, ((const struct plan_peer *)peer)->name);
+}
+
+/* External peer ext's, found by name (plan peers are sorted by name); it
+ * has none when the local node holds no tunnels. */
+static bool patch_external_peer(struct topology_cache *c, const struct topo *t,
+				const struct peer *ext, bool *changed)
+{
+	char name[MODEL_NAME_MAX + 16];
+	struct endpoint endpoint = topo_peer_endpoint(t, ext);
+	struct plan_peer *p;
+
+	if (!c->plan.n_peers)
+		return true;
+	snprintf(name, sizeof(name), "peer/%s", ext->name);
+	p = bsearch(name, c->plan.peers, c->plan.n_peers, sizeof(*p), peer_name_cmp);
+	return !p || patch_peer(c, p, &ext->public_key, &endpoint, changed);
+}
+
+/* Discovered endpoints changed: a new index, and every peer may dial
+ * elsewhere now. */
+static bool reindex_discovered(struct topology_cache *c, struct topo *t)
+{
+	if (topo_index_discovered(t) < 0)
 		return false;
-	*changed |= !key_equal(&p->public_key, &node->public_key) ||
-		    !endpoints_equal(&p->endpoint, &endpoint);
-	p->public_key = node->public_key;
-	p->endpoint = endpoint;
+	free(c->found);
+	c->found = t->found;
+	c->n_found = t->n_found;
 	return true;
 }
 
-/* Patches the plan for every node whose WireGuard digest changed. A patch
- * that fails half way leaves a plan the recomputation replaces. */
+/* Patches the plan for every node whose WireGuard attributes changed, and
+ * every peer when discovered endpoints changed. A patch that fails half
+ * way leaves a plan that the recomputation replaces (and compares with:
+ * the peers patched so far are as computed, the one that failed differs,
+ * so "changed" still comes out right). */
 static bool patch(struct topology_cache *c, const struct cluster *cluster,
 		  const struct node_digest *d, bool *changed)
 {
+	struct topo t = { .c = cluster, .found = c->found, .n_found = c->n_found };
+	bool rediscover = false;
+
 	*changed = false;
 	for (size_t i = 0; i < cluster->n_nodes; i++)
-		if (d[i].wireguard != c->digests[i].wireguard && !patch_peer(c, cluster, i, changed))
+		rediscover |= d[i].discovered != c->digests[i].discovered;
+	if (rediscover) {
+		t = (struct topo){ .c = cluster };
+		if (!reindex_discovered(c, &t))
+			return false;
+	}
+	for (size_t i = 0; i < cluster->n_nodes; i++)
+		if ((rediscover || d[i].wireguard != c->digests[i].wireguard) &&
+		    !patch_node_peer(c, &t, i, changed))
+			return false;
+	for (size_t i = 0; rediscover && i < cluster->n_peers; i++)
+		if (!patch_external_peer(c, &t, &cluster->peers[i], changed))
 			return false;
 	return true;
 }
@@ -235,6 +309,7 @@ static void keep(struct topology_cache *c, struct topo *t, const struct plan *pl
 	c->n_found = t->n_found;
 	t->found = NULL;
 	c->self_index = t->self;
+	c->n_hidden_routes = t->n_hidden_routes;
 }
 
 static int recompute(struct topology_cache *c, const struct cluster *cluster, const char *self,
@@ -287,7 +362,8 @@ int topology_cache_update(struct topology_cache *c, const struct cluster *cluste
 	}
 	for (size_t i = 0; i < cluster->n_nodes; i++)
 		d[i] = (struct node_digest){ shape_digest(&cluster->nodes[i]),
-					     wireguard_digest(&cluster->nodes[i]) };
+					     wireguard_digest(&cluster->nodes[i]),
+					     discovered_digest(&cluster->nodes[i]) };
 	if (patchable(c, cluster, self, opts, d, peers) && patch(c, cluster, d, changed)) {
 		c->stats.patched += *changed;
 		c->stats.unchanged += !*changed;

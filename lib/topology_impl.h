@@ -140,7 +140,6 @@ struct hot {
 	bool leader, public;   /* the leader annotation; a public endpoint */
 	bool published;        /* has a published WireGuard IP (wireguard_ip) */
 	uint8_t n_location_ips;
-	uint8_t n_discovered;  /* saturated at 255: only tested for zero */
 	struct ip_addr wireguard_ip;
 };
 
@@ -164,6 +163,7 @@ struct topo {
 	size_t *peer_of;
 	struct net_key *endpoints; /* the plan peers' endpoint addresses, sorted */
 	size_t n_endpoints;
+	size_t n_hidden_routes; /* left out as they hold one of those */
 	struct net_key *spine, *spine_storage;
 	size_t n_spine;
 	size_t first_external; /* plan peer index of the first external peer */
@@ -180,12 +180,16 @@ void topo_reserve(struct topo *t, struct vec *v, size_t n, size_t size);
 void topo_sort(void *items, size_t n, size_t size, int (*cmp)(const void *, const void *));
 /* Notes something left out of the plan (plan->rejections). */
 void topo_reject(struct topo *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Indexes every node's discovered endpoints (t->found); only t->c is read. */
+int topo_index_discovered(struct topo *t);
 /* The endpoint the first node (by name) discovered for key, or an empty one. */
 struct endpoint topo_discovered_endpoint(const struct topo *t, const struct wg_key *key);
 /* Where the tunnel to node n dials: a NATed node's published endpoint is
  * behind its NAT, so only a discovered one is worth dialing, else empty
  * (it dials in). */
 struct endpoint topo_node_endpoint(const struct topo *t, const struct node *n);
+/* An external peer's: its own, else the one discovered for its key. */
+struct endpoint topo_peer_endpoint(const struct topo *t, const struct peer *p);
 /* Ready with a key, an endpoint and a pod CIDR: may hold tunnels. */
 bool topo_node_usable(const struct node *n);
 /* From the settled segments, leaders, addresses and claims to the plan. */

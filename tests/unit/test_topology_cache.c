@@ -22,6 +22,8 @@
 #define N_PEERS 3
 #define N_SELVES 2
 #define N_GRANS 3
+/* Few keys, so discovered endpoints often match a node or a peer. */
+#define KEYS 24
 
 struct world {
 	struct node nodes[MAX_NODES];
@@ -89,7 +91,7 @@ static void random_internal_ip(struct world *w, struct node *n)
 static void random_key(struct world *w, struct node *n)
 {
 	memset(n->public_key.bytes, 0, WG_KEY_LEN);
-	n->public_key.bytes[0] = (uint8_t)(1 + rnd(w, 200));
+	n->public_key.bytes[0] = (uint8_t)(1 + rnd(w, KEYS));
 }
 
 static void random_discovered(struct world *w, struct node *n)
@@ -97,7 +99,7 @@ static void random_discovered(struct world *w, struct node *n)
 	n->n_discovered = rnd(w, 3);
 	for (size_t i = 0; i < n->n_discovered; i++) {
 		memset(&n->discovered[i], 0, sizeof(n->discovered[i]));
-		n->discovered[i].key.bytes[0] = (uint8_t)(1 + rnd(w, 200));
+		n->discovered[i].key.bytes[0] = (uint8_t)(1 + rnd(w, KEYS));
 		random_endpoint(w, &n->discovered[i].endpoint);
 	}
 }
@@ -137,7 +139,7 @@ static void random_peer(struct world *w, struct peer *p, unsigned i)
 {
 	memset(p, 0, sizeof(*p));
 	snprintf(p->name, sizeof(p->name), "p%u", i);
-	p->public_key.bytes[0] = (uint8_t)(1 + rnd(w, 200));
+	p->public_key.bytes[0] = (uint8_t)(1 + rnd(w, KEYS));
 	p->allowed_ips[0] = cidr_of("172.%u.%u.0/24", 16 + rnd(w, 2), rnd(w, 4));
 	p->n_allowed_ips = 1;
 	if (rnd(w, 2))
@@ -427,25 +429,47 @@ static void test_paths(void **state)
 	/* gcp's other node carries no peer: nothing changes. */
 	w->nodes[3].endpoint.port = 51821;
 	update_expecting(cache, w, &(struct expect){ 1, 2, 2, false });
-	/* The leader's endpoint moves to another address: routes may avoid
-	 * it, so the plan is recomputed. */
+	/* The leader's endpoint moves to an address no route holds: patched. */
 	snprintf(w->nodes[2].endpoint.host, sizeof(w->nodes[2].endpoint.host), "203.0.113.99");
-	update_expecting(cache, w, &(struct expect){ 2, 2, 2, true });
+	update_expecting(cache, w, &(struct expect){ 1, 3, 2, true });
+	/* ... to n003's private IP, which a tunnel route holds: that route
+	 * is left out now, so the plan is recomputed. */
+	snprintf(w->nodes[2].endpoint.host, sizeof(w->nodes[2].endpoint.host), "192.168.1.4");
+	update_expecting(cache, w, &(struct expect){ 2, 3, 2, true });
+	/* ... and back out: a hidden route comes back, recomputed. */
+	snprintf(w->nodes[2].endpoint.host, sizeof(w->nodes[2].endpoint.host), "203.0.113.3");
+	update_expecting(cache, w, &(struct expect){ 3, 3, 2, true });
+	/* The leader turns NATed: it dials in (no endpoint), patched. */
+	w->nodes[2].persistent_keepalive = 25;
+	update_expecting(cache, w, &(struct expect){ 3, 4, 2, true });
+	/* The local node discovers where it is: patched. */
+	w->nodes[0].discovered[0].key = w->nodes[2].public_key;
+	snprintf(w->nodes[0].discovered[0].endpoint.host, sizeof(w->nodes[0].discovered[0].endpoint.host),
+		 "198.51.100.7");
+	w->nodes[0].discovered[0].endpoint.port = 40000;
+	w->nodes[0].n_discovered = 1;
+	update_expecting(cache, w, &(struct expect){ 3, 5, 2, true });
+	/* Another node discovers it elsewhere: the first node by name wins,
+	 * nothing changes. */
+	w->nodes[1].discovered[0] = w->nodes[0].discovered[0];
+	w->nodes[1].discovered[0].endpoint.port = 40001;
+	w->nodes[1].n_discovered = 1;
+	update_expecting(cache, w, &(struct expect){ 3, 5, 3, false });
 	/* A node turning NotReady changes the shape. */
 	w->nodes[3].ready = false;
-	update_expecting(cache, w, &(struct expect){ 3, 2, 2, true });
+	update_expecting(cache, w, &(struct expect){ 4, 5, 3, true });
 	/* After an invalidation the plan is recomputed, and found unchanged. */
 	topology_cache_invalidate(cache);
-	update_expecting(cache, w, &(struct expect){ 4, 2, 2, false });
+	update_expecting(cache, w, &(struct expect){ 5, 5, 3, false });
 	/* The local node's keepalive is on every peer: recomputed. */
 	w->nodes[0].persistent_keepalive = 25;
-	update_expecting(cache, w, &(struct expect){ 5, 2, 2, true });
+	update_expecting(cache, w, &(struct expect){ 6, 5, 3, true });
 	/* A failed update leaves no plan; the next one says "changed". */
 	w->nodes[0].n_pod_cidrs = 0;
 	assert_int_equal(topology_cache_update(cache, &w->c, "n000", &o, &changed, &err), -1);
 	assert_string_equal(err.msg, "topology: node n000: no pod CIDR yet");
 	w->nodes[0].n_pod_cidrs = 1;
-	update_expecting(cache, w, &(struct expect){ 6, 2, 2, true });
+	update_expecting(cache, w, &(struct expect){ 7, 5, 3, true });
 	topology_cache_free(cache);
 	free(w);
 }
