@@ -67,6 +67,8 @@ int node_start(struct node_state *s, const struct node_options *o, struct error 
 		return error_set(err, "cannot open netlink sockets: %s", strerror(errno));
 	if (wg_device_ensure(&s->wg, o->topo.wg_ifname, NODE_DEVICE_WAIT_MS, err) < 0)
 		return -1;
+	if (!(s->topo = topology_cache_new()))
+		return error_set(err, "topology cache: out of memory");
 	if (o->listen.enabled && !(s->http = http_start(&o->listen, &s->metrics, err)))
 		return -1;
 	return 0;
@@ -76,9 +78,10 @@ void node_state_free(struct node_state *s)
 {
 	http_stop(s->http);
 	s->http = NULL;
-	if (s->has_applied)
-		plan_free(&s->applied);
-	s->has_applied = false;
+	topology_cache_free(s->topo);
+	s->topo = NULL;
+	free(s->rejections);
+	s->rejections = NULL;
 	nl_close(&s->rt);
 	nl_close(&s->nf);
 	pthread_mutex_destroy(&s->metrics.lock);
@@ -422,15 +425,20 @@ static void record(struct node_state *s, const struct cluster *model, const stru
 	pthread_mutex_unlock(&s->metrics.lock);
 }
 
-/* Keeps next as the applied plan (its rejections are then not logged
- * again); the apply is due again at once if it failed. */
-static void remember(struct node_state *s, struct plan *next, bool failed)
+/* Logs each rejection once, when it appears. */
+static void log_new_rejections(struct node_state *s, const struct plan *next)
 {
-	if (s->has_applied)
-		plan_free(&s->applied);
-	s->applied = *next;
-	s->has_applied = true;
-	s->dirty = failed;
+	struct plan seen = { .rejections = s->rejections, .n_rejections = s->n_rejections };
+	struct plan_rejection *copy = malloc((next->n_rejections ? next->n_rejections : 1) *
+					     sizeof(*copy));
+
+	plan_log_rejections(&seen, next);
+	if (!copy)
+		return; /* logged again next time: no harm */
+	memcpy(copy, next->rejections, next->n_rejections * sizeof(*copy));
+	free(s->rejections);
+	s->rejections = copy;
+	s->n_rejections = next->n_rejections;
 }
 
 /* A failure that repeats the previous one is logged at debug level only,
@@ -450,28 +458,32 @@ static int finish(struct node_state *s, struct run *r, struct error *err)
 	return -1;
 }
 
-/* Computes the plan and applies it when it changed or a resync is due;
- * returns whether it applied. */
+/* Updates the plan and applies it when it changed or a resync is due;
+ * returns whether it applied. A resync also recomputes the plan from
+ * scratch, which bounds any wrong incremental patch to one period. */
 static bool plan_and_apply(struct run *r, struct agent *a, const json_t *self,
 			   const struct cluster *model, bool due)
 {
 	struct node_state *s = r->s;
 	struct topology_options topo = s->opts->topo;
-	struct plan plan = { 0 };
+	const struct plan *plan;
+	bool changed;
 	struct error e;
 
 	snprintf(topo.underlay_ifname, sizeof(topo.underlay_ifname), "%s", s->underlay.ifname);
-	if (topology_compute(model, a->opts.hostname, &topo, &plan, &e) < 0) {
+	if (due)
+		topology_cache_invalidate(s->topo);
+	if (topology_cache_update(s->topo, model, a->opts.hostname, &topo, &changed, &e) < 0) {
 		step(r, ERR_TOPOLOGY, -1, &e);
 		return false;
 	}
-	plan_log_rejections(s->has_applied ? &s->applied : NULL, &plan);
-	if (!due && plan_equal(&s->applied, &plan)) {
-		plan_free(&plan);
+	plan = topology_cache_plan(s->topo);
+	log_new_rejections(s, plan);
+	if (!due && !changed)
 		return false;
-	}
-	apply(r, a, self, model, &plan);
-	remember(s, &plan, r->failures > 0);
+	apply(r, a, self, model, plan);
+	s->applied_once = true;
+	s->dirty = r->failures > 0;
 	return true;
 }
 
@@ -486,7 +498,7 @@ int node_reconcile(struct agent *a, const struct cluster *model, void *ctx, stru
 	struct error e;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	due = !s->has_applied || s->dirty ||
+	due = !s->applied_once || s->dirty ||
 	      seconds_between(&s->last_apply, &t0) * 1000 >= (double)a->opts.resync_ms;
 	if (due || !s->underlay.mtu)
 		detect(&r, self);
@@ -497,7 +509,7 @@ int node_reconcile(struct agent *a, const struct cluster *model, void *ctx, stru
 		s->last_apply = t0;
 	json_decref(self);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	record(s, model, s->has_applied ? &s->applied : NULL, applied, seconds_between(&t0, &t1));
+	record(s, model, topology_cache_plan(s->topo), applied, seconds_between(&t0, &t1));
 	after = writes_now(s);
 	log_debug("reconcile: %s; writes: netlink %lu, wireguard %lu, nft %lu, cni %lu (%.1f ms)",
 		  applied ? "applied" : "plan unchanged, nothing to do", after.netlink - before.netlink,

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Programming the node: the agent's reconcile hook. Each call computes the
- * plan (lib/topology.h) from the model and, when the plan differs from the
- * last one applied or the resync period has passed (drift repair), makes
+ * Programming the node: the agent's reconcile hook. Each call brings the
+ * plan (lib/topology.h's cache) up to date with the model and, when the plan
+ * changed or the resync period has passed (drift repair), makes
  * the node match it: the WireGuard device's address, MTU and peers, the
  * VXLAN device, skein's routes and rules, table inet skein and the CNI
  * config. Every step compares before it writes, so a reconcile with
@@ -36,8 +36,10 @@ struct node_state {
 	struct wg_key private_key, public_key;
 	struct nl rt;                   /* NETLINK_ROUTE */
 	struct nl nf;                   /* NETLINK_NETFILTER */
-	struct plan applied;            /* the plan last applied (maybe partly) */
-	bool has_applied;
+	struct topology_cache *topo;    /* the plan, updated incrementally */
+	struct plan_rejection *rejections; /* those logged already */
+	size_t n_rejections;
+	bool applied_once;
 	bool dirty;                     /* the last apply failed somewhere */
 	struct timespec last_apply;     /* CLOCK_MONOTONIC */
 	struct underlay underlay;

@@ -44,6 +44,14 @@ wg_node() { in_mount "$NODE" "$RUN/wg-node" wg "$@"; }
 kl() { in_node "$API/kubectl-lite" --state-dir "$RUN/api" "$@"; }
 
 snapshot() { # FILE: what clean-up must restore
+	# `ip -d link` may fail once on a veth whose peer namespace id is new.
+	for _ in 1 2 3 4 5; do
+		take_snapshot "$1"
+		grep -q '^Error' "$1" || return 0
+		sleep 0.2
+	done
+}
+take_snapshot() {
 	{
 		ip -n "$NODE" -d link
 		ip -n "$NODE" addr
