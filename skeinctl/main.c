@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "log.h"
 #include "skeinctl.h"
 #include "version.h"
 
@@ -33,6 +34,7 @@ int main(int argc, char **argv)
 {
 	const char *cmd = argc > 1 ? argv[1] : NULL;
 
+	log_init("skeinctl", LOG_LVL_WARN); /* library warnings, e.g. an endpoint that does not resolve */
 	if (!cmd || !strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
 		fputs(usage, cmd ? stdout : stderr);
 		return cmd ? 0 : 2;
