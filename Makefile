@@ -109,6 +109,10 @@ fuzz-build: $(FUZZ_BINS)
 fuzz: fuzz-build
 	fuzz/run.sh $(FUZZ_SECONDS)
 
+# The soak tests at full size (make test runs them smaller; see each script).
+soak: all
+	SOAK_CNI_CYCLES=10000 tests/run.sh test_soak
+
 # T=pattern runs only the tests whose name contains pattern.
 test: all unit $(TOOL_BINS)
 	tests/run.sh $(T)
