@@ -115,8 +115,8 @@ ctl showconf node n1 --as-peer -o yaml >"$D/n1-peer.yaml"
 check "--as-peer -o yaml: a Peer object of n1's location" \
 	grep -qzP "apiVersion: skein.dev/v1alpha1\nkind: Peer\nmetadata:\n  name: n1\nspec:\n  publicKey: ${pub_n1//+/\\+}\n" "$D/n1-peer.yaml"
 ctl showconf node n1 --as-peer -o json | sed 's/"name": "n1"/"name": "other-cluster-n1"/' >"$D/n1-peer.json"
-check "--as-peer -o json: the API accepts it as a Peer" \
-	ip netns exec "$N1" kubectl --kubeconfig "$KUBECONFIG" --cache-dir "$D/kcache" create -f "$D/n1-peer.json" -o name
+create_peer() { ip netns exec "$N1" kubectl --kubeconfig "$KUBECONFIG" --cache-dir "$D/kcache" create -f "$1" >/dev/null; }
+check "--as-peer -o json: the API accepts it as a Peer" create_peer "$D/n1-peer.json"
 klite peer del other-cluster-n1 >/dev/null
 out=$(ctl showconf node n3 --as-peer 2>&1)
 check "--as-peer of a non-leader names its leader" grep -q "n1 leads location/aws" <<<"$out"
@@ -147,11 +147,16 @@ status >"$D/status1.txt"; rc=$?
 check "status: exit 0 once every expected peer had a handshake" [ "$rc" = 0 ]
 check "status: handshake and transfer in wg's words" \
 	grep -qzP "latest handshake: ([0-9]+ seconds?|Now)( ago)?\n  transfer: [0-9.]+ (B|KiB) received, [0-9.]+ (B|KiB) sent\n" "$D/status1.txt"
+sleep 2
+status --handshake-timeout 1 >/dev/null; rc=$?
+check "status: a handshake older than --handshake-timeout is unhealthy" [ "$rc" = 1 ]
 node n2 10.10.2.0/24 192.168.70.2 gcp "$pub_n2"
 status >"$D/status2.txt"; rc=$?
 check "status: a new location's leader missing from the device: exit 1, named" \
 	[ "$rc" = 1 -a -n "$(grep -A1 "(location/gcp)" "$D/status2.txt" | grep 'missing from the device')" ]
-check "status --handshake-timeout is checked" bash -c "! '$CTL' status --handshake-timeout 0 2>/dev/null"
+out=$("$CTL" status --handshake-timeout 0 2>&1); rc=$?
+check "status: a bad --handshake-timeout is named (exit 2)" \
+	[ "$rc" = 2 -a -n "$(grep -F -- '--handshake-timeout: "0" is not' <<<"$out")" ]
 for _ in $(seq 50); do ip -n "$LAPTOP" route show dev wg0 | grep -q 10.10.2.0/24 && break; sleep 0.1; done
 check "connect: follows the cluster (a new location's pod CIDR is routed)" \
 	bash -c "ip -n $LAPTOP route show dev wg0 | grep -q '^10.10.2.0/24'"
