@@ -47,8 +47,12 @@ static int list_page(struct kube_client *client, const char *path, const char *c
 	*next = NULL;
 	if (cont && !esc)
 		return error_set(err, "out of memory");
-	snprintf(url, sizeof(url), "%s?limit=%d%s%s", path, PAGE_SIZE, esc ? "&continue=" : "", esc ? esc : "");
+	rc = snprintf(url, sizeof(url), "%s?limit=%d%s%s", path, PAGE_SIZE, esc ? "&continue=" : "",
+		      esc ? esc : "");
 	free(esc);
+	if (rc < 0 || (size_t)rc >= sizeof(url))
+		return error_set(err, "GET %s: continue token too long", path);
+	rc = -1;
 	if (kube_get(client, url, &resp, err) < 0)
 		return error_prefix(err, "GET %s", path);
 	if (resp.status == 404) {

@@ -206,10 +206,13 @@ int graph_write(FILE *f, const struct cluster *c, const struct topology_options 
 
 	if (!plans)
 		return error_set(err, "graph: out of memory");
-	/* A node that cannot compute (no pod CIDR yet) holds no tunnels. */
+	/* A node that cannot compute (no pod CIDR yet) holds no tunnels; nor
+	 * does a location's non-leader, once one plan says who leads. */
 	for (size_t i = 0; i < c->n_nodes; i++) {
 		struct error ignored;
 
+		if (segs && opts->granularity != GRANULARITY_CROSS && !leads(segs, i))
+			continue;
 		if (topology_compute(c, c->nodes[i].name, opts, &plans[i], &ignored) == 0 && !segs)
 			segs = &plans[i];
 	}
