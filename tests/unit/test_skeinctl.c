@@ -378,6 +378,10 @@ static void test_graph(void **state)
 		"  \"node/a1\" -- \"node/g1\";\n",
 		"  \"node/g1\" -- \"peer/laptop\";\n",
 	};
+	static const char *const cross_edges[] = {
+		"  \"node/a1\" -- \"node/g1\";\n", "  \"node/a2\" -- \"node/g1\";\n",
+		"  \"node/a2\" -- \"peer/laptop\";\n", "label=\"skein: cross granularity\"",
+	};
 	struct topology_options opts;
 	struct cluster c;
 	struct capture cap;
@@ -396,6 +400,14 @@ static void test_graph(void **state)
 	assert_null(strstr(text, "\"node/g1\" -- \"node/a1\""));
 	assert_null(strstr(text, "\"node/a2\" --"));
 	assert_string_equal(text + strlen(text) - 2, "}\n");
+	free(text);
+	/* cross: every usable node to every usable node of the other locations. */
+	opts.granularity = GRANULARITY_CROSS;
+	assert_int_equal(graph_write(capture_start(&cap), &c, &opts, &err), 0);
+	text = capture_end(&cap);
+	assert_contains(text, cross_edges, sizeof(cross_edges) / sizeof(cross_edges[0]));
+	assert_null(strstr(text, "\"node/a1\" -- \"node/a2\""));
+	assert_null(strstr(text, "-- \"node/g2\""));
 	free(text);
 	cluster_free(&c);
 }
