@@ -2,6 +2,7 @@
 #include "kube_model.h"
 
 #include <arpa/inet.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -670,6 +671,62 @@ int kube_cluster_build(const json_t *node_digests, const json_t *peer_digests, s
 	qsort(out->nodes, out->n_nodes, sizeof(*out->nodes), node_name_cmp);
 	qsort(out->peers, out->n_peers, sizeof(*out->peers), peer_name_cmp);
 	return 0;
+}
+
+static int name_key_cmp(const void *key, const void *node)
+{
+	return strcmp(key, ((const struct node *)node)->name);
+}
+
+/* Clears a translated node without writing to the pages of discovered[]
+ * it did not use (writing them would make them resident). */
+static void node_clear(struct node *n)
+{
+	size_t tail = offsetof(struct node, n_discovered);
+
+	memset(n->discovered, 0, n->n_discovered * sizeof(n->discovered[0]));
+	memset(n, 0, offsetof(struct node, discovered));
+	memset((char *)n + tail, 0, sizeof(*n) - tail);
+}
+
+/* Translates the changed digest into its slot; 1 when it has none or the
+ * node is no longer valid (the slot is then garbage: the caller rebuilds). */
+static int update_node(struct cluster *c, const char *name, const json_t *text)
+{
+	struct node *slot = bsearch(name, c->nodes, c->n_nodes, sizeof(*c->nodes), name_key_cmp);
+	json_t *obj;
+	struct error err;
+	int rc;
+
+	if (!slot)
+		return 1;
+	if (!(obj = json_loads(json_string_value(text), 0, NULL)))
+		return -1;
+	node_clear(slot);
+	rc = fill_node(obj, slot, &err) < 0 ? 1 : 0;
+	json_decref(obj);
+	return rc;
+}
+
+int kube_cluster_update_nodes(struct cluster *c, const json_t *before, const json_t *after)
+{
+	const char *name;
+	json_t *text;
+	int rc = 0;
+
+	if (json_object_size(before) != json_object_size(after))
+		return 1;
+	json_object_foreach((json_t *)after, name, text) {
+		const json_t *old = json_object_get(before, name);
+
+		if (old && (old == text || json_equal(old, text)))
+			continue;
+		/* No old entry under the same count: a node was replaced. */
+		rc = old ? update_node(c, name, text) : 1;
+		if (rc != 0)
+			break;
+	}
+	return rc;
 }
 
 /* ---- model as JSON ---- */

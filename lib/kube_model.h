@@ -52,6 +52,15 @@ int kube_peer_from_json(const json_t *peer, struct peer *out, struct error *err)
 int kube_cluster_build(const json_t *node_digests, const json_t *peer_digests, struct cluster *out,
 		       json_t *rejected, struct error *err);
 
+/*
+ * Brings a model built from node digests `before` up to `after` in place,
+ * when that is cheap: the same node names, and every changed node valid
+ * before and after. Returns 0 when done, 1 when the caller must rebuild
+ * with kube_cluster_build() (the model may then be partly updated), -1
+ * when out of memory.
+ */
+int kube_cluster_update_nodes(struct cluster *c, const json_t *before, const json_t *after);
+
 /* "host:port" or "[v6]:port"; host is an IP literal or a DNS name. */
 int endpoint_parse(const char *s, struct endpoint *out);
 /* The model as JSON (for --model-dump and skeinctl): new references. */

@@ -44,6 +44,7 @@ struct agent {
 	unsigned long rejected_total;   /* validation failures logged */
 	unsigned long patches;          /* PATCH requests sent */
 	json_t *published;              /* annotation -> [value we patched, expiry] */
+	json_t *built_nodes, *built_peers; /* the caches the model was built from */
 	agent_reconcile_fn reconcile;
 	void *reconcile_ctx;
 };

@@ -527,6 +527,73 @@ static void test_cluster_build(void **state)
 	json_decref(rejected);
 }
 
+static json_t *copy_cache(const json_t *cache)
+{
+	json_t *copy = json_object();
+
+	json_object_update(copy, (json_t *)cache);
+	return copy;
+}
+
+/* A change to valid nodes is applied in place; a new or vanished name, a
+ * node turning bad or a bad one changing asks for a rebuild. */
+static void test_cluster_update_in_place(void **state)
+{
+	json_t *nodes = json_object(), *peers = json_object(), *rejected = json_object(), *before, *after;
+	struct cluster c;
+	struct error err;
+
+	(void)state;
+	add_digest(nodes, kube_node_digest, named_node("zeta", "skein.dev/location", "a"));
+	add_digest(nodes, kube_node_digest, named_node("alpha", "skein.dev/location", "b"));
+	add_digest(nodes, kube_node_digest, named_node("bad", "skein.dev/leader", "maybe"));
+	assert_int_equal(kube_cluster_build(nodes, peers, &c, rejected, &err), 0);
+	before = copy_cache(nodes);
+
+	assert_int_equal(kube_cluster_update_nodes(&c, before, nodes), 0); /* nothing changed */
+	after = copy_cache(nodes);
+	add_digest(after, kube_node_digest, named_node("alpha", "skein.dev/location", "moved"));
+	assert_int_equal(kube_cluster_update_nodes(&c, before, after), 0);
+	assert_int_equal(c.n_nodes, 2);
+	assert_string_equal(c.nodes[0].name, "alpha");
+	assert_string_equal(c.nodes[0].location, "moved");
+	assert_string_equal(c.nodes[1].location, "a");
+	/* What the old translation set is cleared: a leader, then not. */
+	json_t *lead = copy_cache(after), *plain = copy_cache(nodes);
+	add_digest(lead, kube_node_digest, named_node("alpha", "skein.dev/leader", "true"));
+	assert_int_equal(kube_cluster_update_nodes(&c, after, lead), 0);
+	assert_true(c.nodes[0].leader);
+	assert_string_equal(c.nodes[0].location, "");
+	assert_int_equal(kube_cluster_update_nodes(&c, lead, plain), 0);
+	assert_false(c.nodes[0].leader);
+	assert_string_equal(c.nodes[0].location, "b");
+	json_decref(lead);
+	json_decref(plain);
+	json_decref(after);
+
+	static const char *const rebuild[][3] = {
+		{ "alpha", "skein.dev/persistent-keepalive", "x" }, /* turns bad */
+		{ "bad", "skein.dev/leader", "true" },              /* was bad */
+		{ "new", "skein.dev/location", "c" },               /* a new name */
+	};
+	for (size_t i = 0; i < sizeof(rebuild) / sizeof(rebuild[0]); i++) {
+		after = copy_cache(nodes);
+		add_digest(after, kube_node_digest, named_node(rebuild[i][0], rebuild[i][1], rebuild[i][2]));
+		assert_int_equal(kube_cluster_update_nodes(&c, before, after), 1);
+		json_decref(after);
+	}
+	after = copy_cache(nodes);
+	json_object_del(after, "zeta");
+	assert_int_equal(kube_cluster_update_nodes(&c, before, after), 1); /* one gone */
+	json_decref(after);
+
+	cluster_free(&c);
+	json_decref(before);
+	json_decref(nodes);
+	json_decref(peers);
+	json_decref(rejected);
+}
+
 static void test_endpoint_parse(void **state)
 {
 	static const struct { const char *in, *host; uint16_t port; } good[] = {
@@ -558,6 +625,7 @@ int main(void)
 		cmocka_unit_test(test_bad_peers),
 		cmocka_unit_test(test_digest_ignores_irrelevant_changes),
 		cmocka_unit_test(test_cluster_build),
+		cmocka_unit_test(test_cluster_update_in_place),
 		cmocka_unit_test(test_endpoint_parse),
 	};
 
