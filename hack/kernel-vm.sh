@@ -14,6 +14,12 @@
 #                       repeatable; wireguard and veth are always loaded
 #   --timeout SEC       kill the VM after SEC seconds (default 300)
 #   --mem MB            guest memory (default 512)
+#   --forward GUEST_IP:PORT=HOST_PORT
+#                       a virtio NIC (eth0 in the guest; give it 10.0.2.15/24)
+#                       on qemu's user network with restrict=on: the guest's
+#                       TCP connections to GUEST_IP:PORT (in 10.0.2.0/24)
+#                       reach 127.0.0.1:HOST_PORT on this host, and nothing
+#                       else leaves the VM; repeatable
 # SCRIPT runs under busybox sh with PATH=/usr/sbin:/usr/bin:/sbin:/bin, proc,
 # sys, devtmpfs and tmpfs /run and /tmp mounted, lo up.
 # Exit status: SCRIPT's; 125 when the VM could not be prepared (no package,
@@ -23,7 +29,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CACHE=$ROOT/build/kernel-vm
 bins=() files=() modules=(wireguard veth)
-timeout_sec=300 mem=512
+timeout_sec=300 mem=512 forwards=()
 
 die() { echo "kernel-vm: $*" >&2; exit 125; }
 
@@ -34,6 +40,10 @@ while [ $# -gt 1 ]; do
 	--module) modules+=("$2"); shift 2 ;;
 	--timeout) timeout_sec=$2; shift 2 ;;
 	--mem) mem=$2; shift 2 ;;
+	--forward)
+		[[ $2 =~ ^10\.0\.2\.[0-9]+:[0-9]+=[0-9]+$ ]] ||
+			die "--forward $2: want GUEST_IP:PORT=HOST_PORT with GUEST_IP in 10.0.2.0/24"
+		forwards+=("$2"); shift 2 ;;
 	*) die "unknown option $1" ;;
 	esac
 done
@@ -177,11 +187,26 @@ kernel=$(ls "$tree"/boot/vmlinuz-*)
 initrd=$(mktemp "$CACHE/initrd.XXXXXX")
 log=$(mktemp "$CACHE/console.XXXXXX")
 trap 'rm -f "$initrd" "$log"' EXIT
+[ ${#forwards[@]} -eq 0 ] || modules+=(virtio_pci virtio_net)
 build_initramfs "$tree" "$initrd"
+
+# restrict=on: the guest reaches only the guestfwd targets (this host's
+# loopback), never the host's networks or beyond.
+net_args=()
+if [ ${#forwards[@]} -gt 0 ]; then
+	netdev=user,id=n0,restrict=on
+	for f in "${forwards[@]}"; do
+		# cmd: spawns one connection per guest connection (a tcp:
+		# chardev would be a single connection for the VM's lifetime).
+		netdev+=",guestfwd=tcp:${f%%=*}-cmd:$busybox_bin nc 127.0.0.1 ${f#*=}"
+	done
+	# shellcheck disable=SC2054 # qemu option values are comma-separated
+	net_args=(-netdev "$netdev" -device virtio-net-pci,netdev=n0)
+fi
 
 # -nographic reads stdin: give it none. TCG: -enable-kvm hung on these machines.
 timeout "$timeout_sec" qemu-system-x86_64 -accel tcg -cpu max -m "$mem" -smp 1 \
-	-kernel "$kernel" -initrd "$initrd" \
+	-kernel "$kernel" -initrd "$initrd" "${net_args[@]}" \
 	-append "console=ttyS0 quiet panic=-1" -nographic -no-reboot </dev/null | tee "$log" || true
 rc=$(sed -n 's/.*KERNEL-VM-RESULT rc=\([0-9]*\).*/\1/p' "$log" | tail -1)
 if [ -z "$rc" ]; then
