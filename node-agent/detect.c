@@ -1,14 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "detect.h"
 
-#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
 #include "link.h"
 
-static bool is_link_local(const struct ip_addr *ip)
+bool ip_is_link_local(const struct ip_addr *ip)
 {
 	if (ip->family == AF_INET6)
 		return ip->bytes[0] == 0xfe && (ip->bytes[1] & 0xc0) == 0x80;
@@ -31,7 +30,7 @@ const struct cidr *underlay_pick_address(const struct cidr *addrs, size_t n,
 	if (!hit)
 		hit = find_address(addrs, n, src);
 	for (size_t i = 0; !hit && i < n; i++)
-		if (!is_link_local(&addrs[i].ip))
+		if (!ip_is_link_local(&addrs[i].ip))
 			hit = &addrs[i];
 	return hit;
 }

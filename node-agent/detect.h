@@ -14,6 +14,7 @@
 #define SKEIN_DETECT_H
 
 #include <net/if.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -33,6 +34,9 @@ struct underlay {
 int underlay_detect(struct nl *nl, const struct cidr *wanted, const struct ip_addr *prefer,
 		    struct underlay *out, struct error *err);
 
+/* fe80::/10 or 169.254.0.0/16: addresses the kernel or a DHCP client
+ * manage, never the node's. */
+bool ip_is_link_local(const struct ip_addr *ip);
 /* Pure: which of an interface's addresses is the node's: prefer, else src,
  * else the first that is not link-local. NULL when none fits. */
 const struct cidr *underlay_pick_address(const struct cidr *addrs, size_t n,

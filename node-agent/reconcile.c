@@ -99,21 +99,16 @@ static int set_mtu(struct node_state *s, struct error *err)
 	return mtu_for_underlay(s->underlay.mtu ? s->underlay.mtu : FALLBACK_UNDERLAY_MTU, &s->mtu, err);
 }
 
-static bool is_link_local(const struct cidr *c)
-{
-	return c->ip.family == AF_INET6 && c->ip.bytes[0] == 0xfe && (c->ip.bytes[1] & 0xc0) == 0x80;
-}
-
 int node_sync_device_address(struct node_state *s, int index, const struct cidr *keep,
 			     struct error *err)
 {
-	struct cidr *addrs;
+	struct cidr *addrs = NULL;
 	bool found = false;
-	size_t n;
+	size_t n = 0;
 	int rc = link_addr_list(&s->rt, index, 0, &addrs, &n, err);
 
 	for (size_t i = 0; rc == 0 && i < n; i++) {
-		if (is_link_local(&addrs[i]))
+		if (ip_is_link_local(&addrs[i].ip))
 			continue;
 		if (keep && cidr_equal(&addrs[i], keep))
 			found = true;

@@ -375,6 +375,22 @@ static void test_pick_address(void **state)
 	assert_null(underlay_pick_address(addrs, 0, &none, &none));
 }
 
+static void test_link_local(void **state)
+{
+	static const struct { const char *ip; bool link_local; } rows[] = {
+		{ "fe80::1", true }, { "febf::1", true }, { "fec0::1", false }, { "2001:db8::1", false },
+		{ "169.254.3.4", true }, { "169.253.3.4", false }, { "10.4.0.1", false },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct ip_addr ip = IP(rows[i].ip);
+
+		if (ip_is_link_local(&ip) != rows[i].link_local)
+			fail_msg("%s", rows[i].ip);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -388,6 +404,7 @@ int main(void)
 		cmocka_unit_test(test_discovered),
 		cmocka_unit_test(test_remove_all),
 		cmocka_unit_test(test_pick_address),
+		cmocka_unit_test(test_link_local),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
