@@ -156,8 +156,8 @@ void topology_cache_free(struct topology_cache *cache);
 int topology_cache_update(struct topology_cache *cache, const struct cluster *cluster,
 			  const char *self, const struct topology_options *opts, bool *changed,
 			  struct error *err);
-/* The plan of the last successful update; owned by the cache, valid
- * until its next update or free. */
+/* The plan of the last update (empty after a failed one); owned by the
+ * cache, valid until its next update or free. */
 const struct plan *topology_cache_plan(const struct topology_cache *cache);
 /* The next update recomputes from scratch (for a periodic resync: a bound
  * on any wrong patch or digest collision). */
