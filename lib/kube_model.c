@@ -346,11 +346,29 @@ static int apply_annotations(const json_t *annotations, struct node *n, struct e
 
 /* ---- node spec and status ---- */
 
+/* A JSON list of at most max CIDRs; field names the list in errors. */
+static int parse_cidr_list(const json_t *list, const char *field, struct cidr *out, size_t max, size_t *n,
+			   struct error *err)
+{
+	const json_t *item;
+	size_t i;
+
+	if (json_array_size(list) > max)
+		return error_set(err, "%s: more than %zu entries", field, max);
+	json_array_foreach(list, i, item) {
+		const char *s = json_string_value(item);
+
+		if (!s || cidr_parse(s, &out[i]) < 0)
+			return error_set(err, "%s[%zu]: bad value \"%.80s\"", field, i, s ? s : "");
+	}
+	*n = json_array_size(list);
+	return 0;
+}
+
 static int apply_pod_cidrs(const json_t *spec, struct node *n, struct error *err)
 {
-	const json_t *list = json_object_get(spec, "podCIDRs"), *item;
+	const json_t *list = json_object_get(spec, "podCIDRs");
 	const char *single = json_string_value(json_object_get(spec, "podCIDR"));
-	size_t i;
 
 	if (json_array_size(list) == 0) {
 		if (single && cidr_parse(single, &n->pod_cidrs[0]) < 0)
@@ -358,16 +376,8 @@ static int apply_pod_cidrs(const json_t *spec, struct node *n, struct error *err
 		n->n_pod_cidrs = single ? 1 : 0;
 		return 0;
 	}
-	if (json_array_size(list) > MODEL_MAX_POD_CIDRS)
-		return error_set(err, "spec.podCIDRs: more than %d entries", MODEL_MAX_POD_CIDRS);
-	json_array_foreach(list, i, item) {
-		const char *s = json_string_value(item);
-
-		if (!s || cidr_parse(s, &n->pod_cidrs[i]) < 0)
-			return error_set(err, "spec.podCIDRs[%zu]: bad value \"%.80s\"", i, s ? s : "");
-	}
-	n->n_pod_cidrs = json_array_size(list);
-	return 0;
+	return parse_cidr_list(list, "spec.podCIDRs", n->pod_cidrs, MODEL_MAX_POD_CIDRS, &n->n_pod_cidrs,
+			       err);
 }
 
 static int apply_addresses(const json_t *status, struct node *n, struct error *err)
@@ -478,21 +488,10 @@ static int peer_endpoint(const json_t *e, struct peer *p, struct error *err)
 
 static int peer_allowed_ips(const json_t *list, struct peer *p, struct error *err)
 {
-	const json_t *item;
-	size_t i;
-
 	if (!json_is_array(list) || json_array_size(list) == 0)
 		return error_set(err, "spec.allowedIPs: missing or empty");
-	if (json_array_size(list) > MODEL_MAX_PEER_IPS)
-		return error_set(err, "spec.allowedIPs: more than %d entries", MODEL_MAX_PEER_IPS);
-	json_array_foreach(list, i, item) {
-		const char *s = json_string_value(item);
-
-		if (!s || cidr_parse(s, &p->allowed_ips[i]) < 0)
-			return error_set(err, "spec.allowedIPs[%zu]: bad value \"%.80s\"", i, s ? s : "");
-	}
-	p->n_allowed_ips = json_array_size(list);
-	return 0;
+	return parse_cidr_list(list, "spec.allowedIPs", p->allowed_ips, MODEL_MAX_PEER_IPS,
+			       &p->n_allowed_ips, err);
 }
 
 static int peer_spec(const json_t *spec, struct peer *p, struct error *err)
