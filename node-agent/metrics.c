@@ -9,7 +9,8 @@
 #include <string.h>
 
 const char *const error_kind_names[ERR_KINDS] = {
-	"topology", "detect", "publish", "link", "wireguard", "encap", "route", "rule", "nft", "cni",
+	"topology", "detect", "publish", "link", "wireguard", "encap", "route", "rule", "nft", "sysctl",
+	"cni",
 };
 
 struct http_server {

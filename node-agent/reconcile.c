@@ -380,7 +380,7 @@ static void apply(struct run *r, struct agent *a, const json_t *self, const stru
 	step(r, ERR_ROUTE, route_sync(&s->rt, plan->routes, plan->n_routes, &err), &err);
 	step(r, ERR_RULE, rule_sync(&s->rt, plan->rules, plan->n_rules, &err), &err);
 	step(r, ERR_NFT, sync_nft(s, plan, &err), &err);
-	step(r, ERR_ROUTE, sync_forwarding(plan, &err), &err);
+	step(r, ERR_SYSCTL, sync_forwarding(plan, &err), &err);
 	step(r, ERR_CNI, sync_cni(s, find_node(model, a->opts.hostname), &err), &err);
 	step(r, ERR_PUBLISH, publish_plan(a, self, model, plan, rc < 0 ? NULL : &have, &err), &err);
 	wg_device_free(&have);
