@@ -11,7 +11,7 @@ packages=(
   iproute2 nftables iputils-ping iperf3 procps psmisc kmod
   wireguard-tools wireguard-go
   containernetworking-plugins
-  python3 openssl ca-certificates curl
+  python3 openssl ca-certificates curl jq
   graphviz valgrind
   podman buildah
   qemu-system-x86 cpio busybox-static
