@@ -14,7 +14,9 @@ int nl_open(struct nl *nl, int bus)
 	nl->buf_len = MNL_SOCKET_BUFFER_SIZE; /* a runtime value in libmnl 1.0.4 */
 	if (nl->buf_len < 32768)
 		nl->buf_len = 32768;
-	nl->buf = malloc(nl->buf_len);
+	/* libmnl 1.0.4's mnl_attr_put() leaves attribute padding unwritten:
+	 * a zeroed buffer keeps heap garbage out of messages to the kernel. */
+	nl->buf = calloc(1, nl->buf_len);
 	if (!nl->buf)
 		return -ENOMEM;
 	nl->sock = mnl_socket_open2(bus, SOCK_CLOEXEC);
