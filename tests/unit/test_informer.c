@@ -194,6 +194,22 @@ static void wait_requests(size_t n)
 	fail_msg("only %zu of %zu requests came", script.next, n);
 }
 
+/* Waits up to 10 s until the informer has listed. */
+static void wait_synced(struct fixture *fx)
+{
+	for (int i = 0; i < 1000; i++) {
+		bool synced;
+
+		pthread_mutex_lock(&fx->hub.lock);
+		synced = fx->inf.synced;
+		pthread_mutex_unlock(&fx->hub.lock);
+		if (synced)
+			return;
+		usleep(10000);
+	}
+	fail_msg("never synced");
+}
+
 static void check_requests(const char *const want[], size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -246,8 +262,7 @@ static void test_list_watch_relist(void **state)
 
 	(void)state;
 	start(&fx, steps, 7);
-	wait_requests(7);
-	usleep(100000);
+	wait_requests(8); /* the watch after the last list: that list is applied */
 	check_requests(want, 7);
 	check_cache(&fx, "n4 ");
 	informer_hub_wait(&fx.hub, &seen, 0);
@@ -278,7 +293,7 @@ static void test_expired_continue_restarts_list(void **state)
 
 	(void)state;
 	start(&fx, steps, 3); /* then the watch gets the script's 500 */
-	wait_requests(4);
+	wait_requests(5);
 	check_requests(want, 4);
 	check_cache(&fx, "n1 n2 ");
 	stop(&fx);
@@ -298,6 +313,7 @@ static void test_retry_after_is_honoured(void **state)
 	wait_requests(1);
 	write_token("t2\n"); /* rotated while waiting: the retry carries it */
 	wait_requests(3);
+	wait_synced(&fx);
 	assert_string_equal(script.auth[0], "Bearer t1");
 	assert_string_equal(script.auth[1], "Bearer t2");
 	assert_true(script.at[1] - script.at[0] >= 1.95);
@@ -319,10 +335,8 @@ static void test_unserved_resource_is_empty(void **state)
 
 	(void)state;
 	start(&fx, steps, 1);
-	wait_requests(1);
-	usleep(100000);
+	wait_synced(&fx);
 	pthread_mutex_lock(&fx.hub.lock);
-	assert_true(fx.inf.synced);
 	assert_int_equal(json_object_size(fx.inf.cache), 0);
 	pthread_mutex_unlock(&fx.hub.lock);
 	t = now_s();
