@@ -60,10 +60,6 @@ bin/skeinctl: $(call obj,$(CTL_SRC)) build/libskein.a
 	@mkdir -p bin
 	$(CC) $(CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(DEPLIBS)
 
-# skeinctl takes the agent's flags and builds devices from plans as the
-# agent does: it links those two modules of node-agent/.
-bin/skeinctl: $(call obj,node-agent/node_options.c node-agent/plan_device.c)
-
 build/tests/%: tests/unit/%.c build/libskein-san.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(SAN) -O1 -o $@ $< build/libskein-san.a $(DEPLIBS) -lcmocka

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "../node-agent/plan_device.h"
+#include "plan_device.h"
 #include "key.h"
 #include "keyfile.h"
 #include "link.h"

@@ -19,7 +19,7 @@
 
 #include <jansson.h>
 
-#include "../node-agent/node_options.h"
+#include "node_options.h"
 #include "error.h"
 #include "model.h"
 #include "topology.h"

@@ -11,7 +11,7 @@
 
 #include "../../node-agent/detect.h"
 #include "key.h"
-#include "../../node-agent/plan_device.h"
+#include "plan_device.h"
 #include "../../node-agent/publish.h"
 
 static struct cidr C(const char *s)

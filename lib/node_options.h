@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The flags that say how the agent programs its node (topology, WireGuard,
+ * The flags that say how a node is programmed (topology, WireGuard,
  * MTU, files, clean-up, HTTP). options.c merges node_long_options into its
  * getopt table and hands every option whose id is >= NODE_OPT_BASE to
  * node_option_set(). Parsing is strict: a bad value is an error naming the
