@@ -8,20 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static int write_all(int fd, const char *buf, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
+#include "fileio.h"
 
 int cni_print_json(const json_t *j)
 {

@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fileio.h"
+
 static json_t *pod_cidr_array(const struct cniconf *conf)
 {
 	json_t *a = json_array();
@@ -105,21 +107,6 @@ static int fsync_dir(const char *dir)
 	ret = fsync(fd);
 	close(fd);
 	return ret;
-}
-
-static int write_all(int fd, const char *text, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, text, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		text += n;
-		len -= (size_t)n;
-	}
-	return 0;
 }
 
 /* Temp file in the same directory, so rename() replaces path atomically. */
