@@ -33,7 +33,7 @@ python3 "$SKEIN_ROOT/tests/apiserver/server.py" --listen 127.0.0.1:0 --state-dir
 	--advertise "$GUEST_API" --san "$GUEST_API" --embed-ca \
 	--node-token vm-a --node-token vm-b >"$work/apiserver.log" 2>&1 &
 server_pid=$!
-on_exit "kill $server_pid"
+on_exit "kill $server_pid; wait $server_pid" # before rm: it saves its store on exit
 ready=0
 for _ in $(seq 100); do
 	if [ -s "$api/port" ] && [ -s "$api/node-vm-b.kubeconfig" ]; then ready=1; break; fi
