@@ -31,6 +31,8 @@ agent_env_setup() {
 		WG_PROCESS_FOREGROUND=1 exec wireguard-go -f skein0' "$RUN/wg" >"$RUN/wg.log" 2>&1 &
 	WGGO_PID=$!
 	on_exit "kill $WGGO_PID 2>/dev/null; wait $WGGO_PID 2>/dev/null"
+	# A copy: a rebuild of bin/skein-agent during the run must not matter.
+	cp "$BIN/skein-agent" "$RUN/skein-agent" && AGENT_BIN=$RUN/skein-agent || return 1
 	klite node add n1 --pod-cidr 10.244.0.0/24 --internal-ip 192.168.91.2 --location home >/dev/null &&
 		for i in $(seq 0 39); do wg genkey | wg pubkey; done >"$RUN/keys"
 }

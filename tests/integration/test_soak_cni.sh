@@ -18,7 +18,8 @@ WORK=$(mktemp -d /tmp/skein-soak-cni.XXXXXX)
 on_exit "rm -rf $WORK"
 STATE=$WORK/state HELD=$WORK/held
 mkdir -p "$HELD" "$WORK/bin"
-ln -s "$BIN/skein" "$WORK/bin/skein"
+# A copy: a rebuild of bin/skein during the run must not fail a cycle.
+cp "$BIN/skein" "$WORK/bin/skein"
 netns_add "$NODE"
 PODS=$(for i in $(seq "$PAR"); do echo "$T_PREFIX-soak-p$i-0 $T_PREFIX-soak-p$i-1"; done)
 on_exit "for ns in $(echo $PODS); do ip netns del \$ns 2>/dev/null; done"

@@ -28,14 +28,14 @@ mkdir -p "$LOGS"
 on_exit "cp $RUN/*.vg $RUN/agent.log $LOGS/ 2>/dev/null"
 
 # ---- the CNI plugin ----
-ln -s "$BIN/skein" "$RUN/skein"
+cp "$BIN/skein" "$RUN/skein"
 CONF="{\"cniVersion\":\"1.1.0\",\"name\":\"skein\",\"type\":\"skein\",\"podCIDRs\":[\"10.244.0.0/24\",\"fd00:10:244::/64\"],\"dataDir\":\"$RUN/ipam\"}"
 netns_add "$T_PREFIX-vg-pod"
 netns_add "$T_PREFIX-vg-gone"
 cni_vg() { # VERB ID NETNS CONF
 	echo "$4" | ip netns exec "$NODE" env -i PATH="$PATH" CNI_COMMAND="$1" CNI_CONTAINERID="$2" \
 		CNI_IFNAME=eth0 CNI_NETNS="$3" CNI_PATH="$RUN" \
-		"${VG[@]}" --error-exitcode=99 --log-file="$RUN/cni-$1-$2.vg" "$BIN/skein"
+		"${VG[@]}" --error-exitcode=99 --log-file="$RUN/cni-$1-$2.vg" "$RUN/skein"
 }
 POD=/var/run/netns/$T_PREFIX-vg-pod
 R=$(cni_vg ADD vg1 "$POD" "$CONF")
