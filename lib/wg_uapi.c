@@ -241,6 +241,12 @@ static int parse_peer_line(struct wg_peer *peer, const char *key, const char *va
 	return 0;
 }
 
+/* Values never to echo in an error: a near-miss is most of a key. */
+static bool is_secret(const char *key)
+{
+	return !strcmp(key, "private_key") || !strcmp(key, "preshared_key");
+}
+
 static int parse_line(struct wg_uapi_parser *p, char *line, struct error *err)
 {
 	char *eq = strchr(line, '=');
@@ -266,7 +272,8 @@ static int parse_line(struct wg_uapi_parser *p, char *line, struct error *err)
 		ret = parse_device_line(p, line, eq + 1);
 	}
 	if (ret < 0)
-		return error_set(err, "UAPI reply: bad %s \"%.80s\"", line, eq + 1);
+		return error_set(err, "UAPI reply: bad %s \"%.80s\"", line,
+				 is_secret(line) ? "(secret, not shown)" : eq + 1);
 	return 0;
 }
 

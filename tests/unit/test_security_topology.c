@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "capture_stderr.h"
 #include "kube_model.h"
 #include "topology.h"
 
@@ -155,29 +156,18 @@ static const struct plan_peer *peer_named(const struct world *w, const char *nam
 	return NULL;
 }
 
-/* Whether the plan sends traffic for net (any part of it) to the peer. */
-static bool peer_gets(const struct world *w, const char *peer, const char *net)
+/* Whether the peer has an allowed IP that match()es net: cidr_overlaps
+ * (it gets traffic for part of net) or cidr_equal (it was given net
+ * itself; the attacker's own pod CIDR may lie inside a claim). */
+static bool peer_has(const struct world *w, const char *peer, const char *net,
+		     bool (*match)(const struct cidr *, const struct cidr *))
 {
 	const struct plan_peer *p = peer_named(w, peer);
 	struct cidr c;
 
 	assert_int_equal(cidr_parse(net, &c), 0);
 	for (size_t i = 0; p && i < p->n_allowed_ips; i++)
-		if (cidr_overlaps(&p->allowed_ips[i], &c))
-			return true;
-	return false;
-}
-
-/* Whether the peer was given exactly net (the attacker's own pod CIDR may
- * lie inside a claim, so overlap alone proves nothing). */
-static bool peer_holds(const struct world *w, const char *peer, const char *net)
-{
-	const struct plan_peer *p = peer_named(w, peer);
-	struct cidr c;
-
-	assert_int_equal(cidr_parse(net, &c), 0);
-	for (size_t i = 0; p && i < p->n_allowed_ips; i++)
-		if (cidr_equal(&p->allowed_ips[i], &c))
+		if (match(&p->allowed_ips[i], &c))
 			return true;
 	return false;
 }
@@ -226,9 +216,9 @@ static void test_node_annotation_cannot_claim_cluster_ranges(void **state)
 			assert_string_equal(rejections(w), want);
 			snprintf(want, sizeof(want), "location/%s", attackers[k]);
 			assert_non_null(peer_named(w, want));
-			assert_false(peer_holds(w, want, cases[i].claim));
+			assert_false(peer_has(w, want, cases[i].claim, cidr_equal));
 			if (cases[i].victim_peer)
-				assert_true(peer_gets(w, cases[i].victim_peer, cases[i].claim));
+				assert_true(peer_has(w, cases[i].victim_peer, cases[i].claim, cidr_overlaps));
 			world_free(w);
 		}
 	}
@@ -260,7 +250,7 @@ static void test_peer_cannot_claim_cluster_ranges(void **state)
 			snprintf(want, sizeof(want), "peer rogue: allowed IP %s ignored: %s\n",
 				 cases[i].claim, cases[i].hit);
 		assert_string_equal(rejections(w), want);
-		assert_int_equal(peer_holds(w, "peer/rogue", cases[i].claim), cases[i].hit == NULL);
+		assert_int_equal(peer_has(w, "peer/rogue", cases[i].claim, cidr_equal), cases[i].hit == NULL);
 		world_free(w);
 	}
 }
@@ -276,8 +266,13 @@ static void test_kilo_annotation_held_to_same_rules(void **state)
 	compute(w, "b");
 	assert_string_equal(rejections(w), "node evil: allowed-location-ip 10.244.1.0/25 ignored: "
 			    "overlaps pod CIDR 10.244.1.0/24 of node a\n");
-	assert_true(peer_gets(w, "location/a", "10.244.1.0/25"));
+	assert_true(peer_has(w, "location/a", "10.244.1.0/25", cidr_overlaps));
 	world_free(w);
+}
+
+static void log_rejections(void *plan)
+{
+	plan_log_rejections(NULL, plan);
 }
 
 /* A rejection reaches the log (warn), naming the object and the range. */
@@ -285,26 +280,12 @@ static void test_rejection_is_logged(void **state)
 {
 	static const char *const annotations[] = { "allowed-location-ips=10.244.2.0/24", NULL };
 	struct world *w = world_new();
-	FILE *capture = tmpfile();
-	int saved = dup(STDERR_FILENO);
 	char out[1024];
-	size_t n;
 
 	(void)state;
-	assert_non_null(capture);
-	assert_true(saved >= 0);
 	add_node(w, "evil", KEY_E, "10.244.9.0/24", "192.168.9.10", annotations);
 	compute(w, "a");
-	fflush(stderr);
-	assert_true(dup2(fileno(capture), STDERR_FILENO) >= 0);
-	plan_log_rejections(NULL, &w->plan);
-	fflush(stderr);
-	assert_true(dup2(saved, STDERR_FILENO) >= 0);
-	close(saved);
-	rewind(capture);
-	n = fread(out, 1, sizeof(out) - 1, capture);
-	out[n] = '\0';
-	fclose(capture);
+	capture_stderr(log_rejections, &w->plan, out, sizeof(out));
 	assert_non_null(strstr(out, "warn: node evil: allowed-location-ip 10.244.2.0/24 ignored: "
 				    "overlaps pod CIDR 10.244.2.0/24 of node b"));
 	world_free(w);

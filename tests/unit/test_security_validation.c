@@ -19,10 +19,12 @@
 #include <sys/stat.h>
 
 #include "../../cni-plugin/cni.h"
+#include "capture_stderr.h"
 #include "ipam.h"
 #include "key.h"
 #include "keyfile.h"
 #include "netns.h"
+#include "wg_internal.h"
 
 static char dir[64];
 
@@ -185,27 +187,6 @@ static void test_state_not_written_through_symlinks(void **state)
 	assert_int_equal(lstat(link, &st), -1);
 }
 
-/* Read stderr while fn runs. */
-static void capture_stderr(void (*fn)(void *), void *arg, char *out, size_t len)
-{
-	FILE *capture = tmpfile();
-	int saved = dup(STDERR_FILENO);
-	size_t n;
-
-	assert_non_null(capture);
-	assert_true(saved >= 0);
-	fflush(stderr);
-	assert_true(dup2(fileno(capture), STDERR_FILENO) >= 0);
-	fn(arg);
-	fflush(stderr);
-	assert_true(dup2(saved, STDERR_FILENO) >= 0);
-	close(saved);
-	rewind(capture);
-	n = fread(out, 1, len - 1, capture);
-	out[n] = '\0';
-	fclose(capture);
-}
-
 struct load {
 	const char *path;
 	struct wg_key key;
@@ -259,6 +240,30 @@ static void test_key_file_private(void **state)
 	assert_int_equal(st.st_mode & 0777, 0600);
 }
 
+/* A malformed secret in a UAPI reply is named, not echoed: a near-miss
+ * is most of the key. */
+static void test_uapi_error_hides_secrets(void **state)
+{
+	static const char *const lines[] = {
+		"private_key=e84b5a6d2717c1003a13b431570353dbaca9146cf150c5f8575680feba52027\n",
+		"public_key=0101010101010101010101010101010101010101010101010101010101010101\n"
+		"preshared_key=e84b5a6d2717c1003a13b431570353dbaca9146cf150c5f8575680feba5202zz\n",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+		struct wg_device dev = { .n_peers = 0 };
+		struct wg_uapi_parser p;
+		struct error err;
+
+		wg_uapi_parser_init(&p, &dev);
+		assert_int_equal(wg_uapi_parser_feed(&p, lines[i], strlen(lines[i]), &err), -1);
+		assert_non_null(strstr(err.msg, "_key"));
+		assert_null(strstr(err.msg, "e84b5a6d"));
+		wg_device_free(&dev);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -267,6 +272,7 @@ int main(void)
 		cmocka_unit_test(test_netns_path_checked),
 		cmocka_unit_test(test_state_not_written_through_symlinks),
 		cmocka_unit_test(test_key_file_private),
+		cmocka_unit_test(test_uapi_error_hides_secrets),
 	};
 
 	return cmocka_run_group_tests(tests, make_dir, remove_dir);
