@@ -204,6 +204,18 @@ check "external peer reaches every pod (ICMP, and TCP seen from its own address 
 # onprem-1 leaves: its Node object goes (its agent and pods with it).
 leaver=onprem-1 leaver_cidr=10.244.6.0/24
 leaver_key=$(node_pubkey "$leaver")
+known_everywhere() { # every other node routes its pod CIDR, every leader has its peer
+	local node
+	for node in "${MC_NODES[@]}"; do
+		[ "$node" != "$leaver" ] || continue
+		ip -n "$(mc_ns "$node")" route show table all | grep -q "^${leaver_cidr%/*}" || return 1
+	done
+	for node in aws-1 gcp-1 home-1; do
+		mc_node_exec "$node" wg show skein0 peers | grep -qF "$leaver_key" || return 1
+	done
+}
+check "before removal: every node routes $leaver's pod CIDR, every leader has its peer" \
+	test -n "$leaver_key" -a -n "$(known_everywhere && echo yes)"
 mc_pod_del "p-$leaver" >/dev/null
 mc_agent_stop "$leaver"
 mc_wg_stop "$leaver" skein0
