@@ -80,14 +80,19 @@ static struct cluster make_cluster(size_t n_nodes)
 		.n_nodes = n_nodes,
 		.peers = calloc(N_PEERS, sizeof(struct peer)),
 		.n_peers = N_PEERS,
+		/* Room for one discovered endpoint per node. */
+		.discovered = calloc(n_nodes, sizeof(struct discovered_endpoint)),
+		.n_discovered = n_nodes,
 	};
 
-	if (!c.nodes || !c.peers) {
+	if (!c.nodes || !c.peers || !c.discovered) {
 		fprintf(stderr, "bench_topology: out of memory\n");
 		exit(1);
 	}
-	for (size_t i = 0; i < n_nodes; i++)
+	for (size_t i = 0; i < n_nodes; i++) {
 		make_node(&c.nodes[i], i, n_locations);
+		c.nodes[i].first_discovered = i;
+	}
 	for (size_t i = 0; i < N_PEERS; i++) {
 		struct peer *p = &c.peers[i];
 
@@ -110,24 +115,28 @@ static void compute_or_die(const struct cluster *c, const char *self,
 	}
 }
 
-typedef void change_fn(struct node *n);
+typedef void change_fn(struct cluster *c, struct node *n);
 
-static void flip_port(struct node *n)
+static void flip_port(struct cluster *c, struct node *n)
 {
+	(void)c;
 	n->endpoint.port ^= 1;
 }
 
 /* Roaming: the endpoint this node discovered for node 0 moves. */
-static void flip_discovered(struct node *n)
+static void flip_discovered(struct cluster *c, struct node *n)
 {
+	struct discovered_endpoint *d = &c->discovered[n->first_discovered];
+
 	n->n_discovered = 1;
-	n->discovered[0].key.bytes[0] = 0;
-	snprintf(n->discovered[0].endpoint.host, sizeof(n->discovered[0].endpoint.host), "198.51.100.1");
-	n->discovered[0].endpoint.port ^= 1;
+	d->key.bytes[0] = 0;
+	snprintf(d->endpoint.host, sizeof(d->endpoint.host), "198.51.100.1");
+	d->endpoint.port ^= 1;
 }
 
-static void flip_ready(struct node *n)
+static void flip_ready(struct cluster *c, struct node *n)
 {
+	(void)c;
 	n->ready = !n->ready;
 }
 
@@ -172,7 +181,7 @@ static double measure(struct cluster *c, const char *self, const struct topology
 	start = now_ns();
 	do {
 		if (change)
-			change(changed);
+			change(c, changed);
 		step(c, self, o, cache, &prev);
 		iters++;
 		elapsed = now_ns() - start;

@@ -17,6 +17,7 @@ struct seen {
 static int on_event(enum kube_event_type type, const json_t *object, void *ctx)
 {
 	struct seen *s = ctx;
+	struct discovered_endpoint found[MODEL_MAX_DISCOVERED];
 	struct node n;
 	struct peer p;
 	struct error err;
@@ -27,7 +28,7 @@ static int on_event(enum kube_event_type type, const json_t *object, void *ctx)
 		(void)kube_status_code(object);
 		return 0;
 	}
-	(void)kube_node_from_json(object, &n, &err);
+	(void)kube_node_from_json(object, &n, found, &err);
 	(void)kube_peer_from_json(object, &p, &err);
 	return 0;
 }

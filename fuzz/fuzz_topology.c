@@ -118,7 +118,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct bytes b = { data, size };
 	struct node nodes[MAX_NODES];
 	struct peer peers[MAX_PEERS];
-	struct cluster c = { nodes, 0, peers, 0 };
+	struct cluster c = { .nodes = nodes, .peers = peers };
 	struct topology_options o;
 	uint8_t shape = next(&b);
 

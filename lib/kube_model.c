@@ -2,7 +2,6 @@
 #include "kube_model.h"
 
 #include <arpa/inet.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,30 +154,37 @@ static bool location_valid(const char *s)
 
 /* ---- node annotations ---- */
 
-typedef int (*annotation_parser)(const char *value, bool kilo, struct node *n);
+/* A node being filled, and room for its discovered endpoints: the cluster
+ * keeps them, not the node. */
+struct node_fill {
+	struct node *node;
+	struct discovered_endpoint *discovered; /* MODEL_MAX_DISCOVERED */
+};
 
-static int parse_location(const char *v, bool kilo, struct node *n)
+typedef int (*annotation_parser)(const char *value, bool kilo, struct node_fill *f);
+
+static int parse_location(const char *v, bool kilo, struct node_fill *f)
 {
 	(void)kilo;
 	if (!location_valid(v))
 		return -1;
-	snprintf(n->location, sizeof(n->location), "%s", v);
+	snprintf(f->node->location, sizeof(f->node->location), "%s", v);
 	return 0;
 }
 
-static int parse_public_key(const char *v, bool kilo, struct node *n)
+static int parse_public_key(const char *v, bool kilo, struct node_fill *f)
 {
 	(void)kilo;
-	if (key_from_base64(v, &n->public_key) < 0)
+	if (key_from_base64(v, &f->node->public_key) < 0)
 		return -1;
-	n->has_key = true;
+	f->node->has_key = true;
 	return 0;
 }
 
-static int parse_endpoint(const char *v, bool kilo, struct node *n)
+static int parse_endpoint(const char *v, bool kilo, struct node_fill *f)
 {
 	(void)kilo;
-	return endpoint_parse(v, &n->endpoint);
+	return endpoint_parse(v, &f->node->endpoint);
 }
 
 static int set_cidr(const char *v, struct cidr *out, bool *present)
@@ -189,44 +195,45 @@ static int set_cidr(const char *v, struct cidr *out, bool *present)
 	return 0;
 }
 
-static int parse_internal_ip(const char *v, bool kilo, struct node *n)
+static int parse_internal_ip(const char *v, bool kilo, struct node_fill *f)
 {
 	(void)kilo;
-	return set_cidr(v, &n->internal_ip, &n->has_internal_ip);
+	return set_cidr(v, &f->node->internal_ip, &f->node->has_internal_ip);
 }
 
-static int parse_wireguard_ip(const char *v, bool kilo, struct node *n)
+static int parse_wireguard_ip(const char *v, bool kilo, struct node_fill *f)
 {
 	(void)kilo;
-	return set_cidr(v, &n->wireguard_ip, &n->has_wireguard_ip);
+	return set_cidr(v, &f->node->wireguard_ip, &f->node->has_wireguard_ip);
 }
 
 /* Kilo makes a node a leader by the annotation's presence; skein wants
  * true or false so that leader=false does what it says. */
-static int parse_leader(const char *v, bool kilo, struct node *n)
+static int parse_leader(const char *v, bool kilo, struct node_fill *f)
 {
 	if (kilo)
-		n->leader = true;
+		f->node->leader = true;
 	else if (!strcmp(v, "true") || !strcmp(v, "false"))
-		n->leader = !strcmp(v, "true");
+		f->node->leader = !strcmp(v, "true");
 	else
 		return -1;
 	return 0;
 }
 
-static int parse_keepalive(const char *v, bool kilo, struct node *n)
+static int parse_keepalive(const char *v, bool kilo, struct node_fill *f)
 {
 	unsigned long secs;
 
 	(void)kilo;
 	if (parse_uint(v, KEEPALIVE_MAX, &secs) < 0)
 		return -1;
-	n->persistent_keepalive = (int)secs;
+	f->node->persistent_keepalive = (int)secs;
 	return 0;
 }
 
-static int parse_location_ips(const char *v, bool kilo, struct node *n)
+static int parse_location_ips(const char *v, bool kilo, struct node_fill *f)
 {
+	struct node *n = f->node;
 	char item[CIDR_STRLEN + 8];
 
 	(void)kilo;
@@ -271,9 +278,10 @@ static int parse_discovered_entry(const char *key, const json_t *v, struct disco
 	return 0;
 }
 
-static int parse_discovered(const char *v, bool kilo, struct node *n)
+static int parse_discovered(const char *v, bool kilo, struct node_fill *f)
 {
 	json_t *root = json_loads(v, 0, NULL), *val;
+	struct node *n = f->node;
 	const char *key;
 	int rc = 0;
 
@@ -282,7 +290,7 @@ static int parse_discovered(const char *v, bool kilo, struct node *n)
 		rc = -1;
 	n->n_discovered = 0;
 	json_object_foreach(root, key, val) {
-		if (rc < 0 || parse_discovered_entry(key, val, &n->discovered[n->n_discovered++]) < 0) {
+		if (rc < 0 || parse_discovered_entry(key, val, &f->discovered[n->n_discovered++]) < 0) {
 			rc = -1;
 			break;
 		}
@@ -323,7 +331,7 @@ static bool is_read_annotation(const char *key)
 	return false;
 }
 
-static int apply_annotations(const json_t *annotations, struct node *n, struct error *err)
+static int apply_annotations(const json_t *annotations, struct node_fill *f, struct error *err)
 {
 	char key[64];
 
@@ -338,7 +346,7 @@ static int apply_annotations(const json_t *annotations, struct node *n, struct e
 			v = json_string_value(json_object_get(annotations, key));
 			kilo = true;
 		}
-		if (v && node_annotations[i].parse(v, kilo, n) < 0)
+		if (v && node_annotations[i].parse(v, kilo, f) < 0)
 			return error_set(err, "annotation %s: bad value \"%.80s\"", key, v);
 	}
 	return 0;
@@ -435,32 +443,35 @@ static int copy_name(const json_t *obj, char out[MODEL_NAME_MAX + 1], struct err
 	return 0;
 }
 
-/* Fills a zeroed node. Not clearing it here keeps the pages of the large
- * discovered[] array untouched when a cluster of thousands is built. */
-static int fill_node(const json_t *obj, struct node *n, struct error *err)
+/* Fills a zeroed node; its discovered endpoints go to discovered[0...]
+ * (room for MODEL_MAX_DISCOVERED), first_discovered is left to the caller. */
+static int fill_node(const json_t *obj, struct node *n, struct discovered_endpoint *discovered,
+		     struct error *err)
 {
 	const json_t *meta = json_object_get(obj, "metadata");
 	const json_t *status = json_object_get(obj, "status");
 	const char *region = json_string_value(
 		json_object_get(json_object_get(meta, "labels"), REGION_LABEL));
+	struct node_fill f = { n, discovered };
 
 	if (copy_name(obj, n->name, err) < 0)
 		return error_prefix(err, "node");
-	if (region && parse_location(region, false, n) < 0)
+	if (region && parse_location(region, false, &f) < 0)
 		return error_set(err, "node %s: label " REGION_LABEL ": bad value \"%.80s\"", n->name, region);
 	if (apply_pod_cidrs(json_object_get(obj, "spec"), n, err) < 0 ||
 	    apply_addresses(status, n, err) < 0 ||
-	    apply_annotations(json_object_get(meta, "annotations"), n, err) < 0)
+	    apply_annotations(json_object_get(meta, "annotations"), &f, err) < 0)
 		return error_prefix(err, "node %s", n->name);
 	n->ready = node_is_ready(status);
 	n->has_public_endpoint = endpoint_is_public(&n->endpoint);
 	return 0;
 }
 
-int kube_node_from_json(const json_t *obj, struct node *n, struct error *err)
+int kube_node_from_json(const json_t *obj, struct node *n, struct discovered_endpoint *discovered,
+			struct error *err)
 {
 	memset(n, 0, sizeof(*n));
-	return fill_node(obj, n, err);
+	return fill_node(obj, n, discovered, err);
 }
 
 /* ---- peers ---- */
@@ -597,23 +608,56 @@ json_t *kube_peer_digest(const json_t *peer)
 
 /* ---- cluster ---- */
 
-/* Fills a zeroed item. */
-typedef int (*translate_fn)(const json_t *obj, void *out, struct error *err);
+/* Fills a zeroed item: 0, 1 when the object is invalid (err says why), -1
+ * when out of memory. */
+typedef int (*translate_fn)(const json_t *obj, void *out, void *ctx, struct error *err);
 
-static int translate_node(const json_t *obj, void *out, struct error *err)
+/* A cluster being built, and the room its discovered endpoints have. */
+struct building {
+	struct cluster *c;
+	size_t cap_discovered;
+};
+
+/* Room for one more node's discovered endpoints. */
+static int reserve_discovered(struct building *b)
 {
-	return fill_node(obj, out, err);
+	size_t need = b->c->n_discovered + MODEL_MAX_DISCOVERED;
+	struct discovered_endpoint *grown;
+
+	if (need <= b->cap_discovered)
+		return 0;
+	grown = realloc(b->c->discovered, 2 * need * sizeof(*grown));
+	if (!grown)
+		return -1;
+	b->c->discovered = grown;
+	b->cap_discovered = 2 * need;
+	return 0;
 }
 
-static int translate_peer(const json_t *obj, void *out, struct error *err)
+static int translate_node(const json_t *obj, void *out, void *ctx, struct error *err)
 {
-	return fill_peer(obj, out, err);
+	struct building *b = ctx;
+	struct node *n = out;
+
+	if (reserve_discovered(b) < 0)
+		return -1;
+	if (fill_node(obj, n, b->c->discovered + b->c->n_discovered, err) < 0)
+		return 1;
+	n->first_discovered = b->c->n_discovered;
+	b->c->n_discovered += n->n_discovered;
+	return 0;
+}
+
+static int translate_peer(const json_t *obj, void *out, void *ctx, struct error *err)
+{
+	(void)ctx;
+	return fill_peer(obj, out, err) < 0 ? 1 : 0;
 }
 
 /* Fills items (zeroed, room for every digest) with the valid objects;
  * returns how many, or -1 when out of memory. Rejections go to rejected. */
-static long translate_all(const json_t *digests, const char *kind, translate_fn translate, char *items,
-			  size_t item_size, json_t *rejected)
+static long translate_all(const json_t *digests, const char *kind, translate_fn translate, void *ctx,
+			  char *items, size_t item_size, json_t *rejected)
 {
 	const char *name;
 	json_t *text;
@@ -623,17 +667,21 @@ static long translate_all(const json_t *digests, const char *kind, translate_fn 
 		json_t *obj = json_loads(json_string_value(text), 0, NULL);
 		struct error err;
 		char key[MODEL_NAME_MAX + 16];
+		int rc;
 
 		if (!obj)
 			return -1;
-		if (translate(obj, items + n * item_size, &err) == 0) {
+		rc = translate(obj, items + n * item_size, ctx, &err);
+		json_decref(obj);
+		if (rc < 0)
+			return -1;
+		if (rc == 0) {
 			n++;
 		} else {
 			memset(items + n * item_size, 0, item_size); /* for the next one */
 			snprintf(key, sizeof(key), "%s/%s", kind, name);
 			json_object_set_new(rejected, key, json_string(err.msg));
 		}
-		json_decref(obj);
 	}
 	return (long)n;
 }
@@ -651,6 +699,7 @@ static int peer_name_cmp(const void *a, const void *b)
 int kube_cluster_build(const json_t *node_digests, const json_t *peer_digests, struct cluster *out,
 		       json_t *rejected, struct error *err)
 {
+	struct building b = { out, 0 };
 	long nodes, peers;
 
 	memset(out, 0, sizeof(*out));
@@ -658,9 +707,9 @@ int kube_cluster_build(const json_t *node_digests, const json_t *peer_digests, s
 	out->nodes = calloc(json_object_size(node_digests) + 1, sizeof(*out->nodes));
 	out->peers = calloc(json_object_size(peer_digests) + 1, sizeof(*out->peers));
 	if (!out->nodes || !out->peers ||
-	    (nodes = translate_all(node_digests, "node", translate_node, (char *)out->nodes,
+	    (nodes = translate_all(node_digests, "node", translate_node, &b, (char *)out->nodes,
 				   sizeof(*out->nodes), rejected)) < 0 ||
-	    (peers = translate_all(peer_digests, "peer", translate_peer, (char *)out->peers,
+	    (peers = translate_all(peer_digests, "peer", translate_peer, NULL, (char *)out->peers,
 				   sizeof(*out->peers), rejected)) < 0) {
 		cluster_free(out);
 		return error_set(err, "cluster model: out of memory");
@@ -677,33 +726,57 @@ static int name_key_cmp(const void *key, const void *node)
 	return strcmp(key, ((const struct node *)node)->name);
 }
 
-/* Clears a translated node without writing to the pages of discovered[]
- * it did not use (writing them would make them resident). */
-static void node_clear(struct node *n)
+/* Puts the k endpoints of found in place of node n's, moving the runs of
+ * the nodes after it so that the array stays packed. */
+static int replace_discovered(struct cluster *c, struct node *n, const struct discovered_endpoint *found,
+			      size_t k)
 {
-	size_t tail = offsetof(struct node, n_discovered);
+	size_t first = n->first_discovered, end = first + n->n_discovered;
+	size_t total = c->n_discovered - n->n_discovered + k;
 
-	memset(n->discovered, 0, n->n_discovered * sizeof(n->discovered[0]));
-	memset(n, 0, offsetof(struct node, discovered));
-	memset((char *)n + tail, 0, sizeof(*n) - tail);
+	if (k == 0 && n->n_discovered == 0)
+		return 0;
+	if (k > n->n_discovered) {
+		struct discovered_endpoint *grown = realloc(c->discovered, total * sizeof(*grown));
+
+		if (!grown)
+			return -1;
+		c->discovered = grown;
+	}
+	memmove(c->discovered + first + k, c->discovered + end,
+		(c->n_discovered - end) * sizeof(*c->discovered));
+	memcpy(c->discovered + first, found, k * sizeof(*found));
+	for (size_t i = 0; k != n->n_discovered && i < c->n_nodes; i++)
+		if (&c->nodes[i] != n && c->nodes[i].first_discovered >= end)
+			c->nodes[i].first_discovered = c->nodes[i].first_discovered - n->n_discovered + k;
+	c->n_discovered = total;
+	n->n_discovered = k;
+	return 0;
 }
 
 /* Translates the changed digest into its slot; 1 when it has none or the
- * node is no longer valid (the slot is then garbage: the caller rebuilds). */
+ * node is no longer valid (the caller rebuilds). */
 static int update_node(struct cluster *c, const char *name, const json_t *text)
 {
 	struct node *slot = bsearch(name, c->nodes, c->n_nodes, sizeof(*c->nodes), name_key_cmp);
-	json_t *obj;
+	struct discovered_endpoint found[MODEL_MAX_DISCOVERED];
+	struct node n = { 0 };
 	struct error err;
+	json_t *obj;
 	int rc;
 
 	if (!slot)
 		return 1;
 	if (!(obj = json_loads(json_string_value(text), 0, NULL)))
 		return -1;
-	node_clear(slot);
-	rc = fill_node(obj, slot, &err) < 0 ? 1 : 0;
+	rc = fill_node(obj, &n, found, &err) < 0 ? 1 : 0;
 	json_decref(obj);
+	if (rc == 0 && replace_discovered(c, slot, found, n.n_discovered) < 0)
+		rc = -1;
+	if (rc == 0) {
+		n.first_discovered = slot->first_discovered;
+		*slot = n;
+	}
 	return rc;
 }
 
@@ -764,7 +837,7 @@ static json_t *cidr_to_json(const struct cidr *c, bool present)
 	return present ? json_string(cidr_format(c, buf)) : json_null();
 }
 
-json_t *kube_node_to_json(const struct node *n)
+json_t *kube_node_to_json(const struct node *n, const struct discovered_endpoint *discovered)
 {
 	char ext[INET6_ADDRSTRLEN];
 	json_t *disc = json_object();
@@ -772,8 +845,8 @@ json_t *kube_node_to_json(const struct node *n)
 	for (size_t i = 0; i < n->n_discovered; i++) {
 		char k[WG_KEY_B64_LEN];
 
-		json_object_set_new(disc, key_to_base64(&n->discovered[i].key, k),
-				    endpoint_to_json(&n->discovered[i].endpoint));
+		json_object_set_new(disc, key_to_base64(&discovered[i].key, k),
+				    endpoint_to_json(&discovered[i].endpoint));
 	}
 	return json_pack("{s:s,s:s,s:o,s:o,s:o,s:b,s:o,s:o,s:b,s:b,s:i,s:o,s:o,s:o}",
 			 "name", n->name, "location", n->location,
@@ -805,7 +878,7 @@ json_t *kube_cluster_to_json(const struct cluster *c)
 	json_t *nodes = json_array(), *peers = json_array();
 
 	for (size_t i = 0; i < c->n_nodes; i++)
-		json_array_append_new(nodes, kube_node_to_json(&c->nodes[i]));
+		json_array_append_new(nodes, kube_node_to_json(&c->nodes[i], node_discovered(c, &c->nodes[i])));
 	for (size_t i = 0; i < c->n_peers; i++)
 		json_array_append_new(peers, kube_peer_to_json(&c->peers[i]));
 	return json_pack("{s:o,s:o}", "nodes", nodes, "peers", peers);

@@ -40,8 +40,11 @@
 json_t *kube_node_digest(const json_t *node);
 json_t *kube_peer_digest(const json_t *peer);
 
-/* Accept a whole object or its digest. */
-int kube_node_from_json(const json_t *node, struct node *out, struct error *err);
+/* Accept a whole object or its digest. A node's discovered endpoints go
+ * to discovered (room for MODEL_MAX_DISCOVERED), as if it were a cluster's
+ * only node: out->first_discovered is 0. */
+int kube_node_from_json(const json_t *node, struct node *out, struct discovered_endpoint *discovered,
+			struct error *err);
 int kube_peer_from_json(const json_t *peer, struct peer *out, struct error *err);
 
 /*
@@ -65,7 +68,8 @@ int kube_cluster_update_nodes(struct cluster *c, const json_t *before, const jso
 int endpoint_parse(const char *s, struct endpoint *out);
 /* The model as JSON (for --model-dump and skeinctl): new references. */
 json_t *kube_cluster_to_json(const struct cluster *c);
-json_t *kube_node_to_json(const struct node *n);
+/* discovered: n's own discovered endpoints (node_discovered()). */
+json_t *kube_node_to_json(const struct node *n, const struct discovered_endpoint *discovered);
 json_t *kube_peer_to_json(const struct peer *p);
 
 #endif

@@ -3,7 +3,9 @@
  * The cluster model: what skein needs to know of each Node and Peer, already
  * validated. kube_model.c builds it from API objects; topology.c reads it.
  * Plain values with fixed bounds, so a model is copied and compared cheaply
- * and a node never owns heap memory.
+ * and a node never owns heap memory. A node's discovered endpoints (up to 64,
+ * mostly none) live in one array of the cluster that the node indexes, so
+ * a node stays small: thousands of nodes are most of the agent's memory.
  */
 #ifndef SKEIN_MODEL_H
 #define SKEIN_MODEL_H
@@ -60,7 +62,9 @@ struct node {
 	int persistent_keepalive; /* seconds; > 0 marks the node as NATed */
 	struct cidr allowed_location_ips[MODEL_MAX_LOCATION_IPS];
 	size_t n_allowed_location_ips;
-	struct discovered_endpoint discovered[MODEL_MAX_DISCOVERED];
+	/* Its discovered endpoints (at most MODEL_MAX_DISCOVERED):
+	 * cluster->discovered[first_discovered ...], node_discovered(). */
+	size_t first_discovered;
 	size_t n_discovered;
 	/* The node's ExternalIP address from its status, if any. */
 	struct ip_addr external_ip;
@@ -84,8 +88,13 @@ struct cluster {
 	size_t n_nodes;
 	struct peer *peers; /* sorted by name */
 	size_t n_peers;
+	/* The nodes' discovered endpoints, each node's in one run. */
+	struct discovered_endpoint *discovered;
+	size_t n_discovered;
 };
 
 void cluster_free(struct cluster *c);
+/* Node n's n->n_discovered discovered endpoints (NULL when none). */
+const struct discovered_endpoint *node_discovered(const struct cluster *c, const struct node *n);
 
 #endif

@@ -514,10 +514,10 @@ int topo_index_discovered(struct topo *t)
 		return -1;
 	for (size_t i = 0; i < t->c->n_nodes; i++) {
 		const struct node *node = &t->c->nodes[i];
+		const struct discovered_endpoint *d = node_discovered(t->c, node);
 
 		for (size_t j = 0; j < node->n_discovered; j++)
-			t->found[t->n_found++] = (struct found_endpoint){ node->discovered[j].key,
-									  (uint32_t)i, (uint32_t)j };
+			t->found[t->n_found++] = (struct found_endpoint){ d[j].key, (uint32_t)i, (uint32_t)j };
 	}
 	topo_sort(t->found, t->n_found, sizeof(*t->found), found_cmp);
 	return 0;
@@ -537,8 +537,11 @@ struct endpoint topo_discovered_endpoint(const struct topo *t, const struct wg_k
 		else
 			hi = mid;
 	}
-	if (lo < t->n_found && key_equal(&t->found[lo].key, key))
-		return t->c->nodes[t->found[lo].node].discovered[t->found[lo].slot].endpoint;
+	if (lo < t->n_found && key_equal(&t->found[lo].key, key)) {
+		const struct found_endpoint *f = &t->found[lo];
+
+		return node_discovered(t->c, &t->c->nodes[f->node])[f->slot].endpoint;
+	}
 	return (struct endpoint){ "", 0 };
 }
 

@@ -112,13 +112,13 @@ static uint64_t shape_digest(const struct node *n)
 	return mix_cidrs(h, n->allowed_location_ips, n->n_allowed_location_ips);
 }
 
-static uint64_t discovered_digest(const struct node *n)
+static uint64_t discovered_digest(const struct cluster *c, const struct node *n)
 {
+	const struct discovered_endpoint *d = node_discovered(c, n);
 	uint64_t h = mix(0, n->n_discovered);
 
 	for (size_t i = 0; i < n->n_discovered; i++)
-		h = mix_endpoint(mix_bytes(h, n->discovered[i].key.bytes, WG_KEY_LEN),
-				 &n->discovered[i].endpoint);
+		h = mix_endpoint(mix_bytes(h, d[i].key.bytes, WG_KEY_LEN), &d[i].endpoint);
 	return h;
 }
 
@@ -363,7 +363,7 @@ int topology_cache_update(struct topology_cache *c, const struct cluster *cluste
 	for (size_t i = 0; i < cluster->n_nodes; i++)
 		d[i] = (struct node_digest){ shape_digest(&cluster->nodes[i]),
 					     wireguard_digest(&cluster->nodes[i]),
-					     discovered_digest(&cluster->nodes[i]) };
+					     discovered_digest(cluster, &cluster->nodes[i]) };
 	if (patchable(c, cluster, self, opts, d, peers) && patch(c, cluster, d, changed)) {
 		c->stats.patched += *changed;
 		c->stats.unchanged += !*changed;

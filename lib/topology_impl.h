@@ -119,12 +119,12 @@ struct vec {
  * use). Ties go to the first node by name. */
 struct found_endpoint {
 	struct wg_key key;
-	uint32_t node, slot; /* cluster->nodes[node].discovered[slot] */
+	uint32_t node, slot; /* node_discovered(cluster, &cluster->nodes[node])[slot] */
 };
 
 /* What the hot loops read of each node, gathered once: a struct node is
- * kilobytes (its discovered endpoints), so loops over the model itself
- * would miss the cache on every node. */
+ * more than a kilobyte (names, endpoint host), so loops over the model
+ * itself would miss the cache on every node. */
 struct hot {
 	struct cidr pods[MODEL_MAX_POD_CIDRS]; /* networks */
 	struct cidr private_host;              /* family 0: none */

@@ -148,12 +148,12 @@ static json_t *dump_header(struct agent *a)
 			 "nodes", stats_to_json(&a->nodes.stats), "peers", stats_to_json(&a->peers.stats));
 }
 
-static int dump_list(FILE *f, const char *name, const void *items, size_t n, size_t size,
-		     json_t *(*to_json)(const void *item))
+static int dump_list(FILE *f, const char *name, const struct cluster *c, size_t n,
+		     json_t *(*to_json)(const struct cluster *c, size_t i))
 {
 	fprintf(f, ",\n\"%s\": [", name);
 	for (size_t i = 0; i < n; i++) {
-		json_t *j = to_json((const char *)items + i * size);
+		json_t *j = to_json(c, i);
 		int rc = j ? json_dumpf(j, f, JSON_COMPACT | JSON_SORT_KEYS) : -1;
 
 		json_decref(j);
@@ -165,14 +165,14 @@ static int dump_list(FILE *f, const char *name, const void *items, size_t n, siz
 	return 0;
 }
 
-static json_t *node_json(const void *n)
+static json_t *node_json(const struct cluster *c, size_t i)
 {
-	return kube_node_to_json(n);
+	return kube_node_to_json(&c->nodes[i], node_discovered(c, &c->nodes[i]));
 }
 
-static json_t *peer_json(const void *p)
+static json_t *peer_json(const struct cluster *c, size_t i)
 {
-	return kube_peer_to_json(p);
+	return kube_peer_to_json(&c->peers[i]);
 }
 
 /* Object by object, so a dump of thousands of nodes never holds them all
@@ -193,10 +193,9 @@ static int write_dump(struct agent *a, FILE *f)
 	text[strlen(text) - 1] = '\0'; /* the closing brace comes last */
 	fputs(text, f);
 	free(text);
-	rc = dump_list(f, "nodes", a->model.nodes, a->model.n_nodes, sizeof(*a->model.nodes), node_json);
+	rc = dump_list(f, "nodes", &a->model, a->model.n_nodes, node_json);
 	if (rc == 0)
-		rc = dump_list(f, "peers", a->model.peers, a->model.n_peers, sizeof(*a->model.peers),
-			       peer_json);
+		rc = dump_list(f, "peers", &a->model, a->model.n_peers, peer_json);
 	fputs("}\n", f);
 	return rc;
 }

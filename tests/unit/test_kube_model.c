@@ -51,12 +51,13 @@ static const char *fmt_cidr(const struct cidr *c)
 static void test_kind_node(void **state)
 {
 	json_t *obj = json_load_file(FIXTURE, 0, NULL);
+	struct discovered_endpoint found[MODEL_MAX_DISCOVERED];
 	struct node n;
 	struct error err;
 
 	(void)state;
 	assert_non_null(obj);
-	assert_int_equal(kube_node_from_json(obj, &n, &err), 0);
+	assert_int_equal(kube_node_from_json(obj, &n, found, &err), 0);
 	assert_string_equal(n.name, "kind-control-plane");
 	assert_int_equal(n.n_pod_cidrs, 1);
 	assert_string_equal(fmt_cidr(&n.pod_cidrs[0]), "10.244.0.0/24");
@@ -71,6 +72,7 @@ static void test_kind_node(void **state)
 static void test_skein_annotations(void **state)
 {
 	json_t *obj = base_node();
+	struct discovered_endpoint found[MODEL_MAX_DISCOVERED];
 	struct wg_key key;
 	struct node n;
 	struct error err;
@@ -89,7 +91,7 @@ static void test_skein_annotations(void **state)
 	annotate(obj, "skein.dev/allowed-location-ips", "10.50.0.0/16, 192.168.100.0/24");
 	annotate(obj, "skein.dev/discovered-endpoints",
 		 "{\"" KEY_B "\": \"198.51.100.9:40000\"}");
-	assert_int_equal(kube_node_from_json(obj, &n, &err), 0);
+	assert_int_equal(kube_node_from_json(obj, &n, found, &err), 0);
 	assert_string_equal(n.location, "aws-eu");
 	assert_true(n.has_key);
 	assert_int_equal(key_from_base64(KEY_A, &key), 0);
@@ -106,9 +108,10 @@ static void test_skein_annotations(void **state)
 	assert_string_equal(fmt_cidr(&n.allowed_location_ips[1]), "192.168.100.0/24");
 	assert_int_equal(n.n_discovered, 1);
 	assert_int_equal(key_from_base64(KEY_B, &key), 0);
-	assert_true(key_equal(&key, &n.discovered[0].key));
-	assert_string_equal(n.discovered[0].endpoint.host, "198.51.100.9");
-	assert_int_equal(n.discovered[0].endpoint.port, 40000);
+	assert_int_equal(n.first_discovered, 0);
+	assert_true(key_equal(&key, &found[0].key));
+	assert_string_equal(found[0].endpoint.host, "198.51.100.9");
+	assert_int_equal(found[0].endpoint.port, 40000);
 	assert_true(n.has_external_ip);
 	assert_string_equal(ip_format(&n.external_ip, ext), "203.0.113.11");
 	json_decref(obj);
@@ -118,6 +121,7 @@ static void test_skein_annotations(void **state)
 static void test_kilo_fallbacks(void **state)
 {
 	json_t *obj = base_node();
+	struct discovered_endpoint found[MODEL_MAX_DISCOVERED];
 	struct node n;
 	struct error err;
 
@@ -134,7 +138,7 @@ static void test_kilo_fallbacks(void **state)
 	annotate(obj, "kilo.squat.ai/discovered-endpoints",
 		 "{\"" KEY_B "\":{\"IP\":\"198.51.100.7\",\"Port\":51820,\"Zone\":\"\"}}");
 	annotate(obj, "kilo.squat.ai/last-seen", "1700000000");
-	assert_int_equal(kube_node_from_json(obj, &n, &err), 0);
+	assert_int_equal(kube_node_from_json(obj, &n, found, &err), 0);
 	assert_string_equal(n.location, "gcp");
 	assert_true(n.has_key);
 	assert_string_equal(n.endpoint.host, "vpn.example.com");
@@ -145,12 +149,12 @@ static void test_kilo_fallbacks(void **state)
 	assert_int_equal(n.persistent_keepalive, 10);
 	assert_int_equal(n.n_allowed_location_ips, 1);
 	assert_int_equal(n.n_discovered, 1);
-	assert_string_equal(n.discovered[0].endpoint.host, "198.51.100.7");
+	assert_string_equal(found[0].endpoint.host, "198.51.100.7");
 
 	annotate(obj, "skein.dev/location", "aws");
 	annotate(obj, "skein.dev/leader", "false");
 	annotate(obj, "skein.dev/persistent-keepalive", "0");
-	assert_int_equal(kube_node_from_json(obj, &n, &err), 0);
+	assert_int_equal(kube_node_from_json(obj, &n, found, &err), 0);
 	assert_string_equal(n.location, "aws");
 	assert_false(n.leader);
 	assert_int_equal(n.persistent_keepalive, 0);
@@ -161,12 +165,13 @@ static void test_location_and_endpoint_sources(void **state)
 {
 	json_t *obj = base_node();
 	json_t *labels = json_object_get(json_object_get(obj, "metadata"), "labels");
+	struct discovered_endpoint found[MODEL_MAX_DISCOVERED];
 	struct node n;
 	struct error err;
 
 	(void)state;
 	json_object_set_new(labels, "topology.kubernetes.io/region", json_string("eu-west-1"));
-	assert_int_equal(kube_node_from_json(obj, &n, &err), 0);
+	assert_int_equal(kube_node_from_json(obj, &n, found, &err), 0);
 	assert_string_equal(n.location, "eu-west-1");
 	/* An InternalIP with a host prefix when nothing is annotated. */
 	assert_string_equal(fmt_cidr(&n.internal_ip), "192.168.1.11/32");
@@ -174,12 +179,12 @@ static void test_location_and_endpoint_sources(void **state)
 	assert_false(n.has_public_endpoint);
 	annotate(obj, "skein.dev/location", "site-b");
 	annotate(obj, "skein.dev/endpoint", "192.168.1.11:51820");
-	assert_int_equal(kube_node_from_json(obj, &n, &err), 0);
+	assert_int_equal(kube_node_from_json(obj, &n, found, &err), 0);
 	assert_string_equal(n.location, "site-b");
 	assert_false(n.has_public_endpoint); /* a private address */
 	json_object_set_new(json_object_get(obj, "status"), "conditions",
 			    json_pack("[{s:s,s:s}]", "type", "Ready", "status", "Unknown"));
-	assert_int_equal(kube_node_from_json(obj, &n, &err), 0);
+	assert_int_equal(kube_node_from_json(obj, &n, found, &err), 0);
 	assert_false(n.ready);
 	json_decref(obj);
 }
@@ -241,6 +246,7 @@ static void test_bad_annotations(void **state)
 		{ "skein.dev/discovered-endpoints", "{\"" KEY_B "\":7}" },
 		{ "kilo.squat.ai/discovered-endpoints", "{" },
 	};
+	struct discovered_endpoint found[MODEL_MAX_DISCOVERED];
 	struct node n;
 	struct error err;
 
@@ -249,7 +255,7 @@ static void test_bad_annotations(void **state)
 		json_t *obj = node_with(bad[i].key, bad[i].value);
 		char want[512];
 
-		if (kube_node_from_json(obj, &n, &err) == 0)
+		if (kube_node_from_json(obj, &n, found, &err) == 0)
 			fail_msg("%s=\"%s\" accepted", bad[i].key, bad[i].value);
 		/* The object, the field and the value, in one line. */
 		snprintf(want, sizeof(want), "node n1: annotation %s: bad value \"%.80s\"", bad[i].key,
@@ -276,6 +282,7 @@ static void test_bad_node_fields(void **state)
 		  "node n1: label topology.kubernetes.io/region: bad value \"a b\"" },
 		{ "metadata", "{}", "node: metadata.name: missing or longer than 253" },
 	};
+	struct discovered_endpoint found[MODEL_MAX_DISCOVERED];
 	struct node n;
 	struct error err;
 
@@ -284,7 +291,7 @@ static void test_bad_node_fields(void **state)
 		json_t *obj = base_node();
 
 		json_object_set_new(obj, bad[i].path, json_loads(bad[i].json, 0, NULL));
-		assert_int_equal(kube_node_from_json(obj, &n, &err), -1);
+		assert_int_equal(kube_node_from_json(obj, &n, found, &err), -1);
 		assert_string_equal(err.msg, bad[i].want);
 		json_decref(obj);
 	}
@@ -398,6 +405,7 @@ static void test_digest_ignores_irrelevant_changes(void **state)
 {
 	json_t *obj = json_load_file(FIXTURE, 0, NULL), *copy;
 	char *before = digest_text(kube_node_digest, obj), *after;
+	struct discovered_endpoint found_obj[MODEL_MAX_DISCOVERED], found_digest[MODEL_MAX_DISCOVERED];
 	struct node from_obj, from_digest;
 	struct error err;
 	json_t *d;
@@ -443,10 +451,13 @@ static void test_digest_ignores_irrelevant_changes(void **state)
 	/* A digest translates exactly like the whole object. */
 	annotate(obj, "skein.dev/public-key", KEY_A);
 	annotate(obj, "kilo.squat.ai/location", "kind");
+	annotate(obj, "skein.dev/discovered-endpoints", "{\"" KEY_B "\": \"198.51.100.9:40000\"}");
 	d = kube_node_digest(obj);
-	assert_int_equal(kube_node_from_json(obj, &from_obj, &err), 0);
-	assert_int_equal(kube_node_from_json(d, &from_digest, &err), 0);
+	assert_int_equal(kube_node_from_json(obj, &from_obj, found_obj, &err), 0);
+	assert_int_equal(kube_node_from_json(d, &from_digest, found_digest, &err), 0);
 	assert_memory_equal(&from_obj, &from_digest, sizeof(from_obj));
+	assert_int_equal(from_obj.n_discovered, 1);
+	assert_memory_equal(found_obj, found_digest, sizeof(found_obj[0]));
 	json_decref(d);
 
 	/* Peers: the spec is the digest. */
@@ -594,6 +605,85 @@ static void test_cluster_update_in_place(void **state)
 	json_decref(rejected);
 }
 
+/* A node that discovered n endpoints: keys 1..n, hosts 198.51.100.1..n,
+ * all on port. */
+static json_t *node_discovering(const char *name, size_t n, unsigned port)
+{
+	json_t *map = json_object(), *node;
+	char *text;
+
+	for (size_t i = 0; i < n; i++) {
+		struct wg_key k = { { (uint8_t)(i + 1) } };
+		char b64[WG_KEY_B64_LEN], endpoint[32];
+
+		snprintf(endpoint, sizeof(endpoint), "198.51.100.%zu:%u", i + 1, port);
+		json_object_set_new(map, key_to_base64(&k, b64), json_string(endpoint));
+	}
+	text = json_dumps(map, JSON_COMPACT);
+	node = named_node(name, "skein.dev/discovered-endpoints", text);
+	free(text);
+	json_decref(map);
+	return node;
+}
+
+static void assert_same_model(const struct cluster *a, const struct cluster *b)
+{
+	json_t *ja = kube_cluster_to_json(a), *jb = kube_cluster_to_json(b);
+	char *ta = json_dumps(ja, JSON_SORT_KEYS), *tb = json_dumps(jb, JSON_SORT_KEYS);
+	size_t used = 0;
+
+	assert_string_equal(ta, tb);
+	for (size_t i = 0; i < a->n_nodes; i++) {
+		assert_true(a->nodes[i].first_discovered + a->nodes[i].n_discovered <= a->n_discovered);
+		used += a->nodes[i].n_discovered;
+	}
+	assert_int_equal(used, a->n_discovered); /* packed */
+	free(ta);
+	free(tb);
+	json_decref(ja);
+	json_decref(jb);
+}
+
+/* A node's discovered endpoints growing or shrinking in place moves the
+ * other nodes' (every node's endpoints are on a port of its own, so a
+ * run read at the wrong place shows): the model stays what a fresh build
+ * of the same digests gives. */
+static void test_cluster_update_discovered(void **state)
+{
+	static const struct { const char *name; size_t n; } steps[] = {
+		{ "b", 2 }, { "a", 0 }, { "d", 1 }, { "a", 3 }, { "c", 0 }, { "b", 2 },
+		{ "d", MODEL_MAX_DISCOVERED }, { "a", 1 }, { "d", 0 }, { "c", 5 },
+	};
+	static const struct { const char *name; size_t n; } initial[] = {
+		{ "a", 2 }, { "b", 0 }, { "c", 1 }, { "d", 3 },
+	};
+	json_t *nodes = json_object(), *peers = json_object(), *rejected = json_object();
+	struct cluster c, fresh;
+	struct error err;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(initial) / sizeof(initial[0]); i++)
+		add_digest(nodes, kube_node_digest, node_discovering(initial[i].name, initial[i].n, 40000 + i));
+	assert_int_equal(kube_cluster_build(nodes, peers, &c, rejected, &err), 0);
+	assert_int_equal(c.n_discovered, 6);
+	assert_int_equal(node_discovered(&c, &c.nodes[3])[2].endpoint.port, 40003);
+	assert_null(node_discovered(&c, &c.nodes[1]));
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		json_t *before = copy_cache(nodes);
+
+		add_digest(nodes, kube_node_digest, node_discovering(steps[i].name, steps[i].n, 41000 + i));
+		assert_int_equal(kube_cluster_update_nodes(&c, before, nodes), 0);
+		assert_int_equal(kube_cluster_build(nodes, peers, &fresh, rejected, &err), 0);
+		assert_same_model(&c, &fresh);
+		cluster_free(&fresh);
+		json_decref(before);
+	}
+	cluster_free(&c);
+	json_decref(nodes);
+	json_decref(peers);
+	json_decref(rejected);
+}
+
 static void test_endpoint_parse(void **state)
 {
 	static const struct { const char *in, *host; uint16_t port; } good[] = {
@@ -626,6 +716,7 @@ int main(void)
 		cmocka_unit_test(test_digest_ignores_irrelevant_changes),
 		cmocka_unit_test(test_cluster_build),
 		cmocka_unit_test(test_cluster_update_in_place),
+		cmocka_unit_test(test_cluster_update_discovered),
 		cmocka_unit_test(test_endpoint_parse),
 	};
 

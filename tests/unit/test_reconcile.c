@@ -309,7 +309,7 @@ static void test_discovered(void **state)
 	const time_t now = 1700000000;
 	struct node nodes[2] = { { .name = "a" }, { .name = "b" } };
 	struct peer ext[1] = { { .name = "laptop" } };
-	struct cluster c = { nodes, 2, ext, 1 };
+	struct cluster c = { .nodes = nodes, .n_nodes = 2, .peers = ext, .n_peers = 1 };
 	struct wg_peer dev_peers[6] = {
 		seen(1, "203.0.113.1", 40000, now - 10),   /* NATed node a: published */
 		seen(2, "203.0.113.2", 40001, now - 10),   /* b is not NATed */

@@ -21,6 +21,7 @@
 struct fixture {
 	struct node nodes[MAX_NODES];
 	struct peer peers[4];
+	struct discovered_endpoint discovered[4];
 	struct cluster c;
 	struct topology_options o;
 	struct plan plan;
@@ -34,6 +35,7 @@ static struct fixture *fixture_new(void)
 	assert_non_null(f);
 	f->c.nodes = f->nodes;
 	f->c.peers = f->peers;
+	f->c.discovered = f->discovered;
 	assert_int_equal(topology_options_default(&f->o), 0);
 	snprintf(f->o.underlay_ifname, sizeof(f->o.underlay_ifname), "eth0");
 	return f;
@@ -611,9 +613,14 @@ static void test_nat(void **state)
 	compute(f, "a1");
 	assert_string_equal(f->plan.peers[0].endpoint.host, "");
 	assert_int_equal(f->plan.peers[0].persistent_keepalive, 0);
-	f->nodes[1].discovered[0].key = b1->public_key;
-	snprintf(f->nodes[1].discovered[0].endpoint.host, MODEL_HOST_MAX, "203.0.113.9");
-	f->nodes[1].discovered[0].endpoint.port = 40000;
+	/* a2 found it; the entry before a2's run is nobody's. */
+	f->discovered[0].key = b1->public_key;
+	snprintf(f->discovered[0].endpoint.host, MODEL_HOST_MAX, "198.51.100.66");
+	f->discovered[1].key = b1->public_key;
+	snprintf(f->discovered[1].endpoint.host, MODEL_HOST_MAX, "203.0.113.9");
+	f->discovered[1].endpoint.port = 40000;
+	f->c.n_discovered = 2;
+	f->nodes[1].first_discovered = 1;
 	f->nodes[1].n_discovered = 1;
 	compute(f, "a1");
 	assert_string_equal(f->plan.peers[0].endpoint.host, "203.0.113.9");

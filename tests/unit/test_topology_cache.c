@@ -24,10 +24,13 @@
 #define N_GRANS 3
 /* Few keys, so discovered endpoints often match a node or a peer. */
 #define KEYS 24
+#define MAX_FOUND 2 /* discovered endpoints per node */
 
 struct world {
 	struct node nodes[MAX_NODES];
 	struct peer peers[N_PEERS];
+	/* Node i's discovered endpoints are at [i * MAX_FOUND ...]. */
+	struct discovered_endpoint discovered[MAX_NODES * MAX_FOUND];
 	struct cluster c;
 	uint64_t rng;
 	unsigned next_id;
@@ -94,13 +97,22 @@ static void random_key(struct world *w, struct node *n)
 	n->public_key.bytes[0] = (uint8_t)(1 + rnd(w, KEYS));
 }
 
+/* Node n's run of the world's discovered endpoints. */
+static struct discovered_endpoint *discovered_of(struct world *w, struct node *n)
+{
+	n->first_discovered = (size_t)(n - w->nodes) * MAX_FOUND;
+	return &w->discovered[n->first_discovered];
+}
+
 static void random_discovered(struct world *w, struct node *n)
 {
-	n->n_discovered = rnd(w, 3);
+	struct discovered_endpoint *d = discovered_of(w, n);
+
+	n->n_discovered = rnd(w, MAX_FOUND + 1);
 	for (size_t i = 0; i < n->n_discovered; i++) {
-		memset(&n->discovered[i], 0, sizeof(n->discovered[i]));
-		n->discovered[i].key.bytes[0] = (uint8_t)(1 + rnd(w, KEYS));
-		random_endpoint(w, &n->discovered[i].endpoint);
+		memset(&d[i], 0, sizeof(d[i]));
+		d[i].key.bytes[0] = (uint8_t)(1 + rnd(w, KEYS));
+		random_endpoint(w, &d[i].endpoint);
 	}
 }
 
@@ -160,7 +172,11 @@ static void delete_node(struct world *w)
 	size_t i = 2 + rnd(w, (unsigned)w->c.n_nodes - 2);
 
 	memmove(&w->nodes[i], &w->nodes[i + 1], (w->c.n_nodes - i - 1) * sizeof(struct node));
+	memmove(&w->discovered[i * MAX_FOUND], &w->discovered[(i + 1) * MAX_FOUND],
+		(w->c.n_nodes - i - 1) * MAX_FOUND * sizeof(w->discovered[0]));
 	w->c.n_nodes--;
+	for (size_t j = i; j < w->c.n_nodes; j++)
+		w->nodes[j].first_discovered = j * MAX_FOUND;
 }
 
 /* Mostly what the cache patches (key, endpoint, keepalive), else
@@ -207,6 +223,8 @@ static void world_init(struct world *w, uint64_t seed, size_t n_nodes)
 	w->rng = seed;
 	w->c.nodes = w->nodes;
 	w->c.peers = w->peers;
+	w->c.discovered = w->discovered;
+	w->c.n_discovered = MAX_NODES * MAX_FOUND;
 	w->c.n_peers = N_PEERS;
 	for (size_t i = 0; i < n_nodes; i++)
 		add_node(w);
@@ -364,6 +382,8 @@ static struct world *two_locations(void)
 	assert_non_null(w);
 	w->c.nodes = w->nodes;
 	w->c.peers = w->peers;
+	w->c.discovered = w->discovered;
+	w->c.n_discovered = MAX_NODES * MAX_FOUND;
 	for (unsigned i = 0; i < 4; i++) {
 		struct node *n = &w->nodes[w->c.n_nodes++];
 
@@ -410,6 +430,8 @@ static void update_expecting(struct topology_cache *cache, const struct world *w
 static void test_paths(void **state)
 {
 	struct world *w = two_locations();
+	struct discovered_endpoint *found0 = discovered_of(w, &w->nodes[0]);
+	struct discovered_endpoint *found1 = discovered_of(w, &w->nodes[1]);
 	struct topology_cache *cache = topology_cache_new();
 	struct topology_options o;
 	struct error err;
@@ -443,16 +465,15 @@ static void test_paths(void **state)
 	w->nodes[2].persistent_keepalive = 25;
 	update_expecting(cache, w, &(struct expect){ 3, 4, 2, true });
 	/* The local node discovers where it is: patched. */
-	w->nodes[0].discovered[0].key = w->nodes[2].public_key;
-	snprintf(w->nodes[0].discovered[0].endpoint.host, sizeof(w->nodes[0].discovered[0].endpoint.host),
-		 "198.51.100.7");
-	w->nodes[0].discovered[0].endpoint.port = 40000;
+	found0[0].key = w->nodes[2].public_key;
+	snprintf(found0[0].endpoint.host, sizeof(found0[0].endpoint.host), "198.51.100.7");
+	found0[0].endpoint.port = 40000;
 	w->nodes[0].n_discovered = 1;
 	update_expecting(cache, w, &(struct expect){ 3, 5, 2, true });
 	/* Another node discovers it elsewhere: the first node by name wins,
 	 * nothing changes. */
-	w->nodes[1].discovered[0] = w->nodes[0].discovered[0];
-	w->nodes[1].discovered[0].endpoint.port = 40001;
+	found1[0] = found0[0];
+	found1[0].endpoint.port = 40001;
 	w->nodes[1].n_discovered = 1;
 	update_expecting(cache, w, &(struct expect){ 3, 5, 3, false });
 	/* A node turning NotReady changes the shape. */
