@@ -97,7 +97,7 @@ build/libskein-fuzz.a: $(patsubst %.c,build/fuzzobj/%.o,$(NONMAIN_SRC))
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-build/fuzz/%: fuzz/%.c fuzz/fuzz.h build/libskein-fuzz.a
+build/fuzz/%: fuzz/%.c $(wildcard fuzz/*.h) build/libskein-fuzz.a
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(ALL_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer -O1 -o $@ $< build/libskein-fuzz.a $(DEPLIBS)
 
