@@ -178,9 +178,9 @@ def check_daemonset(label, ds, wireguard):
         check("%s: %s is GET /healthz on the --listen port" % (label, probe),
               get.get("path") == "/healthz" and get.get("port") == port, get)
     res = agent.get("resources", {})
-    check(label + ": agent requests 20m/40Mi, limit 96Mi (what bench_kube measured)",
-          res.get("requests") == {"cpu": "20m", "memory": "40Mi"} and
-          res.get("limits") == {"memory": "96Mi"}, res)
+    check(label + ": agent requests 20m/32Mi, limit 64Mi (what bench_kube measured)",
+          res.get("requests") == {"cpu": "20m", "memory": "32Mi"} and
+          res.get("limits") == {"memory": "64Mi"}, res)
     vols = {v["name"]: v for v in spec.get("volumes", [])}
 
     def host_dir(c, path):
