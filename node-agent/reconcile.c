@@ -430,7 +430,8 @@ static void log_new_rejections(struct node_state *s, const struct plan *next)
 	plan_log_rejections(&seen, next);
 	if (!copy)
 		return; /* logged again next time: no harm */
-	memcpy(copy, next->rejections, next->n_rejections * sizeof(*copy));
+	if (next->n_rejections) /* rejections is NULL when there are none */
+		memcpy(copy, next->rejections, next->n_rejections * sizeof(*copy));
 	free(s->rejections);
 	s->rejections = copy;
 	s->n_rejections = next->n_rejections;
