@@ -6,7 +6,7 @@
 # crash leaves build/fuzz/crash-NAME-* and fails the run.
 # Usage: fuzz/run.sh [SECONDS] [NAME-PATTERN]
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 seconds=${1:-60}
 pattern=${2:-}
 failed=0

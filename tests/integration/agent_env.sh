@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 # A node namespace for running the real skein-agent, shared by
 # test_soak_agent.sh and test_valgrind.sh. Source after lib.sh and
@@ -24,6 +25,7 @@ agent_env_setup() {
 	ip -n "$NODE" link set eth0 up
 	ip -n "$NET" link set "$T_PREFIX-up" up
 	ip -n "$NODE" route add default via 192.168.91.1
+	# shellcheck disable=SC2034 # read by apiserver_start and klite
 	APISERVER_NETNS=$NODE
 	apiserver_start "$RUN/api" --bookmark-interval 1 || return 1
 	# Not through a shell function: $! must be wireguard-go itself.
