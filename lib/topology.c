@@ -132,13 +132,11 @@ static void gather_hot(struct topo *t, size_t i)
 	const struct node *node = &t->c->nodes[i];
 	struct hot *h = &t->hot[i];
 
-	for (size_t j = 0; j < node->n_pod_cidrs; j++)
-		h->pods[j] = cidr_network(&node->pod_cidrs[j]);
-	h->n_pods = (uint8_t)node->n_pod_cidrs;
 	if (node->has_internal_ip)
 		h->private_host = cidr_host(&node->internal_ip.ip);
-	h->member = i == t->self || (node->ready && node->n_pod_cidrs > 0);
-	h->usable = topo_node_usable(node);
+	/* h->pods holds the accepted pod CIDRs only (settle_pod_cidrs). */
+	h->member = i == t->self || (node->ready && h->n_pods > 0);
+	h->usable = h->n_pods > 0 && topo_node_usable(node);
 	h->encap = needs_encap(t, node);
 	h->alone = alone(t, node);
 	h->leader = node->leader;
@@ -323,8 +321,9 @@ out:
 
 /* ---- Allowed IPs: who may claim what ------------------------------------ */
 
-/* The candidates (allowed-location-ips, then external peers' allowed IPs,
- * each by name) sit in a trie; the cluster's own ranges (few queries that
+/* The candidates (external peers' allowed IPs, then allowed-location-ips,
+ * each by name: Peers are written by admins, annotations by anyone with
+ * nodes/patch, so a Peer's range outranks an annotation) sit in a trie; the cluster's own ranges (few queries that
  * stop early, against many ranges) strike the candidates they overlap;
  * then the candidates are taken in order, against those taken before. */
 struct candidates {
@@ -357,17 +356,6 @@ static int collect_candidates(struct topo *t, struct candidates *cs, struct erro
 {
 	size_t cap = 0;
 
-	for (size_t i = 0; i < t->c->n_nodes; i++) {
-		const struct node *n = &t->c->nodes[i];
-
-		for (size_t j = 0; j < t->hot[i].n_location_ips; j++) {
-			struct claim want = { cidr_network(&n->allowed_location_ips[j]), t->hot[i].seg,
-					      "allowed-location-ip", "node", n->name };
-
-			if (add_candidate(cs, &want, &t->loc_ok[i * MODEL_MAX_LOCATION_IPS + j], &cap, err) < 0)
-				return -1;
-		}
-	}
 	for (size_t i = 0; i < t->c->n_peers; i++) {
 		const struct peer *p = &t->c->peers[i];
 
@@ -376,6 +364,17 @@ static int collect_candidates(struct topo *t, struct candidates *cs, struct erro
 					      "allowed IP", "peer", p->name };
 
 			if (add_candidate(cs, &want, &t->peer_ok[i * MODEL_MAX_PEER_IPS + j], &cap, err) < 0)
+				return -1;
+		}
+	}
+	for (size_t i = 0; i < t->c->n_nodes; i++) {
+		const struct node *n = &t->c->nodes[i];
+
+		for (size_t j = 0; j < t->hot[i].n_location_ips; j++) {
+			struct claim want = { cidr_network(&n->allowed_location_ips[j]), t->hot[i].seg,
+					      "allowed-location-ip", "node", n->name };
+
+			if (add_candidate(cs, &want, &t->loc_ok[i * MODEL_MAX_LOCATION_IPS + j], &cap, err) < 0)
 				return -1;
 		}
 	}
@@ -397,24 +396,43 @@ static void strike_with(struct candidates *cs, const struct claim *range)
 	claims_each_overlap(&cs->trie, &range->net, strike, cs);
 }
 
-/* The WireGuard subnet, service CIDRs, and each node's pod CIDRs and
- * private IP (owned by its segment, so a location may announce the LAN its
- * own nodes live in). */
+/* The ranges of no node that nothing may claim: the WireGuard subnet
+ * (i == 0), then the service CIDRs (i <= n_service_cidrs). */
+static struct claim reserved_range(const struct topo *t, size_t i)
+{
+	if (i == 0)
+		return (struct claim){ cidr_network(&t->o->subnet), CLAIM_OWNER_ALL,
+				       "WireGuard subnet", "", "" };
+	return (struct claim){ cidr_network(&t->o->service_cidrs[i - 1]), CLAIM_OWNER_ALL,
+			       "service CIDR", "", "" };
+}
+
+/* Whose node n's pod CIDRs and private IP are: its segment's, so a
+ * location may announce the LAN its own nodes live in (its leader carries
+ * both). In cross granularity a usable node other than the leader carries
+ * its own, so a location's claim over them would put them on two peers:
+ * they are nobody's to share. */
+static size_t node_range_owner(const struct topo *t, size_t n)
+{
+	const struct hot *h = &t->hot[n];
+
+	if (t->o->granularity == GRANULARITY_CROSS && h->usable && t->segs[h->seg].leader != n)
+		return CLAIM_OWNER_ALL;
+	return h->seg;
+}
+
+/* The reserved ranges, and each node's pod CIDRs and private IP. */
 static void strike_with_cluster_ranges(struct topo *t, struct candidates *cs)
 {
-	struct claim subnet = { cidr_network(&t->o->subnet), CLAIM_OWNER_ALL, "WireGuard subnet", "", "" };
+	for (size_t i = 0; i <= t->o->n_service_cidrs; i++) {
+		struct claim range = reserved_range(t, i);
 
-	strike_with(cs, &subnet);
-	for (size_t i = 0; i < t->o->n_service_cidrs; i++) {
-		struct claim svc = { cidr_network(&t->o->service_cidrs[i]), CLAIM_OWNER_ALL,
-				     "service CIDR", "", "" };
-
-		strike_with(cs, &svc);
+		strike_with(cs, &range);
 	}
 	for (size_t i = 0; i < t->c->n_nodes; i++) {
 		const struct hot *h = &t->hot[i];
-		struct claim own = { .owner = h->seg, .what = "pod CIDR", .kind = "node",
-				     .name = t->c->nodes[i].name };
+		struct claim own = { .owner = node_range_owner(t, i), .what = "pod CIDR",
+				     .kind = "node", .name = t->c->nodes[i].name };
 
 		for (size_t j = 0; j < h->n_pods; j++) {
 			own.net = h->pods[j];
@@ -456,6 +474,74 @@ static int take_candidates(struct topo *t, struct candidates *cs, struct error *
 			reject_claim(t, want, hit);
 		else
 			r = claims_add(&taken, want, err);
+	}
+	claims_free(&taken);
+	return r;
+}
+
+/* Pod CIDRs come from the Node's creator (or nodes/patch while still
+ * empty), and every node gives them to that node's peer: one wider than a
+ * node's can be (a whole cluster's pod network is a /16 or a /48) is an
+ * attempt to draw everything to that node. */
+static unsigned pod_min_prefix(const struct cidr *net)
+{
+	return net->ip.family == AF_INET6 ? 48 : 16;
+}
+
+/* Node i's pod CIDRs into t->hot, but those too wide or overlapping a
+ * reserved range or an earlier node's accepted pod CIDR. */
+static int take_pod_cidrs(struct topo *t, struct claims *taken, size_t i, struct error *err)
+{
+	const struct node *node = &t->c->nodes[i];
+	struct hot *h = &t->hot[i];
+	char buf[CIDR_STRLEN];
+
+	for (size_t j = 0; j < node->n_pod_cidrs; j++) {
+		struct claim want = { cidr_network(&node->pod_cidrs[j]), i, "pod CIDR", "node",
+				      node->name };
+		const struct claim *hit = claims_conflict(taken, &want.net, i);
+
+		if (want.net.prefix < pod_min_prefix(&want.net))
+			topo_reject(t, "node %s: pod CIDR %s ignored: wider than /%u", node->name,
+				    cidr_format(&want.net, buf), pod_min_prefix(&want.net));
+		else if (hit)
+			reject_claim(t, &want, hit);
+		else if (claims_add(taken, &want, err) < 0)
+			return -1;
+		else
+			h->pods[h->n_pods++] = want.net;
+	}
+	return 0;
+}
+
+/* The local node's pod CIDRs were all rejected: the last rejection says why. */
+static int no_pod_cidr_left(const struct topo *t, struct error *err)
+{
+	const struct plan_rejection *why = t->rejections.items;
+
+	if (t->failed || !t->rejections.n)
+		return error_set(err, "out of memory");
+	return error_set(err, "no pod CIDR left: %s", why[t->rejections.n - 1].msg);
+}
+
+/* Every node's pod CIDRs, nodes by name (the first keeps a range two
+ * claim). Fails when none of the local node's is left: it has no pods to
+ * route. */
+static int settle_pod_cidrs(struct topo *t, struct error *err)
+{
+	struct claims taken;
+	int r = 0;
+
+	claims_init(&taken);
+	for (size_t i = 0; i <= t->o->n_service_cidrs && r == 0; i++) {
+		struct claim range = reserved_range(t, i);
+
+		r = claims_add(&taken, &range, err);
+	}
+	for (size_t i = 0; i < t->c->n_nodes && r == 0; i++) {
+		r = take_pod_cidrs(t, &taken, i, err);
+		if (r == 0 && i == t->self && !t->hot[i].n_pods)
+			r = no_pod_cidr_left(t, err);
 	}
 	claims_free(&taken);
 	return r;
@@ -665,7 +751,11 @@ static bool holds_tunnels(const struct topo *t)
 
 static int compute(struct topo *t, struct plan *plan, struct error *err)
 {
-	if (alloc_arrays(t) < 0 || build_segments(t) < 0)
+	if (alloc_arrays(t) < 0)
+		return error_set(err, "out of memory");
+	if (settle_pod_cidrs(t, err) < 0)
+		return -1;
+	if (t->failed || build_segments(t) < 0)
 		return error_set(err, "out of memory");
 	if (allocate_addresses(t, err) < 0 || settle_claims(t, err) < 0)
 		return -1;

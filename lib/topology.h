@@ -115,7 +115,8 @@ int topology_options_default(struct topology_options *opts);
 /* Fills plan for the node named `self`. Nodes and peers that would conflict
  * (overlapping allowed IPs, ...) are left out and listed in
  * plan->rejections, first claimant by name wins. Fails only when self is
- * unusable (absent, no pod CIDR) or the options are invalid. */
+ * unusable (absent, no pod CIDR, or every one rejected) or the options are
+ * invalid. */
 int topology_compute(const struct cluster *cluster, const char *self,
 		     const struct topology_options *opts, struct plan *plan,
 		     struct error *err);

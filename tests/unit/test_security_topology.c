@@ -255,6 +255,153 @@ static void test_peer_cannot_claim_cluster_ranges(void **state)
 	}
 }
 
+/* Peers are written by admins, annotations by anyone with nodes/patch: a
+ * Peer keeps its range against a node whatever the node's name. */
+static void test_node_annotation_cannot_take_a_peers_range(void **state)
+{
+	static const char *const attackers[] = { "0-evil", "z-evil" };
+	static const char *const annotations[] = { "allowed-location-ips=10.50.0.7/32", NULL };
+
+	(void)state;
+	for (size_t k = 0; k < 2; k++) {
+		struct world *w = world_new();
+		char want[256];
+
+		add_node(w, attackers[k], KEY_E, "10.244.9.0/24", "192.168.9.10", annotations);
+		compute(w, "a");
+		snprintf(want, sizeof(want), "node %s: allowed-location-ip 10.50.0.7/32 ignored: "
+			 "overlaps allowed IP 10.50.0.0/24 of peer office\n", attackers[k]);
+		assert_string_equal(rejections(w), want);
+		assert_true(peer_has(w, "peer/office", "10.50.0.0/24", cidr_equal));
+		snprintf(want, sizeof(want), "location/%s", attackers[k]);
+		assert_false(peer_has(w, want, "10.50.0.7/32", cidr_overlaps));
+		world_free(w);
+	}
+}
+
+/* In cross granularity every usable node is a peer of its own, and a
+ * location's allowed-location-ips go to its leader's: joining the victim's
+ * location (and leading it, being first by name) must not put the
+ * victim's pod CIDR or private IP on the attacker's peer too. The leader's
+ * own ranges stay its location's to announce. */
+static void test_cross_location_claim_cannot_take_a_members_ranges(void **state)
+{
+	static const struct {
+		const char *claim, *hit;
+	} cases[] = {
+		{ "10.244.1.0/24", "overlaps pod CIDR 10.244.1.0/24 of node a" },
+		{ "10.244.1.128/25", "overlaps pod CIDR 10.244.1.0/24 of node a" },
+		{ "192.168.1.10/32", "overlaps private IP 192.168.1.10/32 of node a" },
+		{ "192.168.1.0/24", "overlaps private IP 192.168.1.10/32 of node a" },
+		{ "192.168.9.0/24", NULL },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct world *w = world_new();
+		char ann[64], want[256] = "";
+		const char *annotations[] = { "location=a", ann, NULL };
+
+		w->o.granularity = GRANULARITY_CROSS;
+		snprintf(ann, sizeof(ann), "allowed-location-ips=%s", cases[i].claim);
+		add_node(w, "0-evil", KEY_E, "10.244.9.0/24", "192.168.9.10", annotations);
+		compute(w, "b");
+		if (cases[i].hit)
+			snprintf(want, sizeof(want), "node 0-evil: allowed-location-ip %s ignored: %s\n",
+				 cases[i].claim, cases[i].hit);
+		assert_string_equal(rejections(w), want);
+		assert_int_equal(peer_has(w, "node/0-evil", cases[i].claim, cidr_equal), !cases[i].hit);
+		assert_true(peer_has(w, "node/a", "10.244.1.0/24", cidr_equal));
+		assert_true(peer_has(w, "node/a", "192.168.1.10/32", cidr_equal));
+		world_free(w);
+	}
+}
+
+static const char *victim_peer(const struct world *w)
+{
+	return w->o.granularity == GRANULARITY_LOCATION ? "location/a" : "node/a";
+}
+
+/* Whether any route of the plan goes to net. */
+static bool routes_to(const struct world *w, const char *net)
+{
+	struct cidr c;
+
+	assert_int_equal(cidr_parse(net, &c), 0);
+	for (size_t i = 0; i < w->plan.n_routes; i++)
+		if (cidr_equal(&w->plan.routes[i].dst, &c))
+			return true;
+	return false;
+}
+
+/* A Node's pod CIDR (its creator's to set, or nodes/patch's while empty)
+ * goes to its peer on every node: one over a cluster range, another
+ * node's pod CIDR, or wider than a node's can be is left out, with the
+ * node when it has no other, in every granularity; the local node then
+ * has nothing to route and says why. */
+static void test_pod_cidr_cannot_claim_cluster_ranges(void **state)
+{
+	static const struct {
+		const char *pod_cidr, *hit;
+	} cases[] = {
+		{ "10.244.1.0/24", "overlaps pod CIDR 10.244.1.0/24 of node a" },
+		{ "10.244.1.128/25", "overlaps pod CIDR 10.244.1.0/24 of node a" },
+		{ "10.244.0.0/16", "overlaps pod CIDR 10.244.1.0/24 of node a" },
+		{ "10.4.7.0/24", "overlaps WireGuard subnet 10.4.0.0/16" },
+		{ "10.96.5.0/24", "overlaps service CIDR 10.96.0.0/12" },
+		{ "0.0.0.0/0", "wider than /16" },
+		{ "128.0.0.0/1", "wider than /16" },
+		{ "::/0", "wider than /48" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		for (int g = GRANULARITY_LOCATION; g <= GRANULARITY_CROSS; g++) {
+			struct world *w = world_new();
+			struct plan plan;
+			struct error err;
+			char want[256];
+
+			w->o.granularity = (enum granularity)g;
+			add_node(w, "z-evil", KEY_E, cases[i].pod_cidr, "192.168.9.10", NULL);
+			compute(w, "b");
+			snprintf(want, sizeof(want), "node z-evil: pod CIDR %s ignored: %s\n",
+				 cases[i].pod_cidr, cases[i].hit);
+			assert_string_equal(rejections(w), want);
+			assert_null(peer_named(w, "location/z-evil"));
+			assert_null(peer_named(w, "node/z-evil"));
+			assert_true(peer_has(w, victim_peer(w), "10.244.1.0/24", cidr_equal));
+			assert_int_equal(routes_to(w, cases[i].pod_cidr),
+					 !strcmp(cases[i].pod_cidr, "10.244.1.0/24"));
+			assert_int_equal(topology_compute(&w->c, "z-evil", &w->o, &plan, &err), -1);
+			snprintf(want, sizeof(want), "topology: no pod CIDR left: node z-evil: pod CIDR %s "
+				 "ignored: %s", cases[i].pod_cidr, cases[i].hit);
+			assert_string_equal(err.msg, want);
+			world_free(w);
+		}
+	}
+}
+
+/* Two nodes with one pod CIDR: the first by name keeps it in every
+ * granularity (cross too, where each would be a peer of its own). */
+static void test_repeated_pod_cidr_goes_to_the_first_by_name(void **state)
+{
+	(void)state;
+	for (int g = GRANULARITY_LOCATION; g <= GRANULARITY_CROSS; g++) {
+		struct world *w = world_new();
+
+		w->o.granularity = (enum granularity)g;
+		add_node(w, "0-first", KEY_E, "10.244.2.0/24", "192.168.9.10", NULL);
+		compute(w, "a");
+		assert_string_equal(rejections(w), "node b: pod CIDR 10.244.2.0/24 ignored: "
+				    "overlaps pod CIDR 10.244.2.0/24 of node 0-first\n");
+		assert_true(peer_has(w, g == GRANULARITY_LOCATION ? "location/0-first" : "node/0-first",
+				     "10.244.2.0/24", cidr_equal));
+		assert_null(peer_named(w, g == GRANULARITY_LOCATION ? "location/b" : "node/b"));
+		world_free(w);
+	}
+}
+
 /* Kilo's annotation names are read too: they must be held to the same rules. */
 static void test_kilo_annotation_held_to_same_rules(void **state)
 {
@@ -296,6 +443,10 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_node_annotation_cannot_claim_cluster_ranges),
 		cmocka_unit_test(test_peer_cannot_claim_cluster_ranges),
+		cmocka_unit_test(test_node_annotation_cannot_take_a_peers_range),
+		cmocka_unit_test(test_cross_location_claim_cannot_take_a_members_ranges),
+		cmocka_unit_test(test_pod_cidr_cannot_claim_cluster_ranges),
+		cmocka_unit_test(test_repeated_pod_cidr_goes_to_the_first_by_name),
 		cmocka_unit_test(test_kilo_annotation_held_to_same_rules),
 		cmocka_unit_test(test_rejection_is_logged),
 	};
