@@ -70,9 +70,18 @@ static void random_endpoint(struct world *w, struct endpoint *e)
 	e->port = (uint16_t)(51820 + rnd(w, 3));
 }
 
+/* Mostly the node's own /24; sometimes another's, or one the claim check
+ * rejects (over the subnet or the service CIDR, over others', too wide). */
 static void random_pods(struct world *w, struct node *n, unsigned id)
 {
-	n->pod_cidrs[0] = cidr_of("10.244.%u.0/24", rnd(w, 6) == 0 ? rnd(w, 4) : id);
+	static const char *const rejected[] = { "10.4.0.0/24", "172.17.0.0/25", "10.244.0.0/20",
+						"10.0.0.0/8" };
+	unsigned r = rnd(w, 12);
+
+	if (r == 0)
+		n->pod_cidrs[0] = cidr_of("%s", rejected[rnd(w, 4)]);
+	else
+		n->pod_cidrs[0] = cidr_of("10.244.%u.0/24", r <= 2 ? rnd(w, 4) : id);
 	n->n_pod_cidrs = 1;
 	if (rnd(w, 2))
 		n->pod_cidrs[n->n_pod_cidrs++] = cidr_of("fd00:%x::/64", id + 1);
@@ -116,10 +125,14 @@ static void random_discovered(struct world *w, struct node *n)
 	}
 }
 
+/* A range of nobody's, or over nodes' pod CIDRs or private IPs (which
+ * cross granularity rejects unless the location's leader holds them). */
 static void random_location_ips(struct world *w, struct node *n)
 {
+	static const char *const nets[] = { "172.16.%u.0/24", "10.244.%u.128/25", "192.168.%u.0/24" };
+
 	n->n_allowed_location_ips = rnd(w, 4) == 0;
-	n->allowed_location_ips[0] = cidr_of("172.16.%u.0/24", rnd(w, 4));
+	n->allowed_location_ips[0] = cidr_of(nets[rnd(w, 3)], rnd(w, 4));
 }
 
 static void random_wireguard_ip(struct world *w, struct node *n)
