@@ -38,11 +38,16 @@ static int outside_model(const struct cluster *c, const struct peer *peer, uint1
 	memset(out, 0, sizeof(*out));
 	out->nodes = malloc((c->n_nodes + 1) * sizeof(*out->nodes));
 	out->peers = malloc((c->n_peers ? c->n_peers : 1) * sizeof(*out->peers));
-	if (!out->nodes || !out->peers) {
+	/* The copied nodes index their discovered endpoints in this array. */
+	out->discovered = malloc((c->n_discovered ? c->n_discovered : 1) * sizeof(*out->discovered));
+	if (!out->nodes || !out->peers || !out->discovered) {
 		cluster_free(out);
 		return error_set(err, "out of memory");
 	}
 	memcpy(out->nodes, c->nodes, c->n_nodes * sizeof(*out->nodes));
+	if (c->n_discovered)
+		memcpy(out->discovered, c->discovered, c->n_discovered * sizeof(*out->discovered));
+	out->n_discovered = c->n_discovered;
 	stand_in(peer, port, &out->nodes[c->n_nodes]);
 	out->n_nodes = c->n_nodes + 1;
 	for (size_t i = 0; i < c->n_peers; i++)

@@ -283,6 +283,7 @@ static void make_cluster(struct cluster *c)
 		{ "g1", "gcp", "10.10.3.0/24", "192.168.2.1/24" },
 		{ "g2", "gcp", "10.10.4.0/24", "192.168.2.2/24" },
 	};
+	*c = (struct cluster){ 0 };
 	c->n_nodes = 4;
 	c->nodes = calloc(4, sizeof(*c->nodes));
 	c->n_peers = 1;
@@ -366,6 +367,38 @@ static void test_outside_view(void **state)
 	cluster_free(&c);
 }
 
+/* A NATed leader's endpoint, as another node discovered it, reaches the
+ * outside view: the model's copy keeps the discovered endpoints its nodes
+ * index (it once kept the indices without the array and crashed). */
+static void test_outside_view_discovered(void **state)
+{
+	struct topology_options opts;
+	struct cluster c;
+	struct plan outside;
+	const struct plan_peer *gcp;
+	struct error err;
+
+	(void)state;
+	make_cluster(&c);
+	c.nodes[2].persistent_keepalive = 25;
+	c.discovered = calloc(1, sizeof(*c.discovered));
+	assert_non_null(c.discovered);
+	c.discovered[0].key = c.nodes[2].public_key;
+	strcpy(c.discovered[0].endpoint.host, "203.0.113.7");
+	c.discovered[0].endpoint.port = 40000;
+	c.n_discovered = 1;
+	c.nodes[0].first_discovered = 0;
+	c.nodes[0].n_discovered = 1;
+	assert_int_equal(topology_options_default(&opts), 0);
+	assert_int_equal(topology_outside(&c, &c.peers[0], &opts, &outside, &err), 0);
+	gcp = find_peer(&outside, "location/gcp");
+	assert_non_null(gcp);
+	assert_string_equal(gcp->endpoint.host, "203.0.113.7");
+	assert_int_equal(gcp->endpoint.port, 40000);
+	plan_free(&outside);
+	cluster_free(&c);
+}
+
 static void test_graph(void **state)
 {
 	static const char *const graph_lines[] = {
@@ -423,6 +456,7 @@ int main(void)
 		cmocka_unit_test(test_peer_object),
 		cmocka_unit_test(test_status),
 		cmocka_unit_test(test_outside_view),
+		cmocka_unit_test(test_outside_view_discovered),
 		cmocka_unit_test(test_graph),
 	};
 
