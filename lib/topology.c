@@ -488,29 +488,80 @@ static unsigned pod_min_prefix(const struct cidr *net)
 	return net->ip.family == AF_INET6 ? 48 : 16;
 }
 
-/* Node i's pod CIDRs into t->hot, but those too wide or overlapping a
- * reserved range or an earlier node's accepted pod CIDR. */
-static int take_pod_cidrs(struct topo *t, struct claims *taken, size_t i, struct error *err)
+/* The state of the pod CIDR check: the reserved ranges, and the pod
+ * CIDRs kept so far when some two overlap (else none need looking up). */
+struct pod_check {
+	struct claim reserved[1 + TOPOLOGY_MAX_SERVICE_CIDRS];
+	size_t n_reserved;
+	struct claims taken;
+	bool overlap;
+};
+
+static const struct claim *pod_cidr_conflict(const struct pod_check *pc, const struct cidr *net,
+					     size_t node)
 {
-	const struct node *node = &t->c->nodes[i];
+	for (size_t i = 0; i < pc->n_reserved; i++)
+		if (cidr_overlaps(net, &pc->reserved[i].net))
+			return &pc->reserved[i];
+	return pc->overlap ? claims_conflict(&pc->taken, net, node) : NULL;
+}
+
+/* Node i's pod CIDRs (in t->hot already) without those too wide or
+ * overlapping a reserved range or an earlier node's kept pod CIDR. */
+static int take_pod_cidrs(struct topo *t, struct pod_check *pc, size_t i, struct error *err)
+{
 	struct hot *h = &t->hot[i];
+	size_t n = h->n_pods;
 	char buf[CIDR_STRLEN];
 
-	for (size_t j = 0; j < node->n_pod_cidrs; j++) {
-		struct claim want = { cidr_network(&node->pod_cidrs[j]), i, "pod CIDR", "node",
-				      node->name };
-		const struct claim *hit = claims_conflict(taken, &want.net, i);
+	h->n_pods = 0;
+	for (size_t j = 0; j < n; j++) {
+		struct claim want = { h->pods[j], i, "pod CIDR", "node", t->c->nodes[i].name };
+		const struct claim *hit = pod_cidr_conflict(pc, &want.net, i);
 
 		if (want.net.prefix < pod_min_prefix(&want.net))
-			topo_reject(t, "node %s: pod CIDR %s ignored: wider than /%u", node->name,
+			topo_reject(t, "node %s: pod CIDR %s ignored: wider than /%u", want.name,
 				    cidr_format(&want.net, buf), pod_min_prefix(&want.net));
 		else if (hit)
 			reject_claim(t, &want, hit);
-		else if (claims_add(taken, &want, err) < 0)
+		else if (pc->overlap && claims_add(&pc->taken, &want, err) < 0)
 			return -1;
 		else
 			h->pods[h->n_pods++] = want.net;
 	}
+	return 0;
+}
+
+/* Every node's pod CIDRs into t->hot, and whether any two overlap:
+ * sorted, an overlap shows between neighbours (a network sorts right
+ * before those it holds). Usually none do, and a sort costs a fraction of
+ * filling a claims trie. */
+static int gather_pod_cidrs(struct topo *t, bool *overlap)
+{
+	struct net_key *keys, *sorted;
+	size_t n = 0;
+
+	for (size_t i = 0; i < t->c->n_nodes; i++)
+		n += t->c->nodes[i].n_pod_cidrs;
+	keys = malloc((2 * n + 1) * sizeof(*keys));
+	if (!keys)
+		return -1;
+	n = 0;
+	for (size_t i = 0; i < t->c->n_nodes; i++) {
+		const struct node *node = &t->c->nodes[i];
+		struct hot *h = &t->hot[i];
+
+		for (size_t j = 0; j < node->n_pod_cidrs; j++) {
+			h->pods[j] = cidr_network(&node->pod_cidrs[j]);
+			keys[n++] = net_key(&h->pods[j], 0);
+		}
+		h->n_pods = (uint8_t)node->n_pod_cidrs;
+	}
+	sorted = net_keys_sort(keys, keys + n, n);
+	*overlap = false;
+	for (size_t i = 1; i < n && !*overlap; i++)
+		*overlap = net_key_contains(&sorted[i - 1], &sorted[i]);
+	free(keys);
 	return 0;
 }
 
@@ -529,21 +580,20 @@ static int no_pod_cidr_left(const struct topo *t, struct error *err)
  * route. */
 static int settle_pod_cidrs(struct topo *t, struct error *err)
 {
-	struct claims taken;
+	struct pod_check pc = { .n_reserved = 1 + t->o->n_service_cidrs };
 	int r = 0;
 
-	claims_init(&taken);
-	for (size_t i = 0; i <= t->o->n_service_cidrs && r == 0; i++) {
-		struct claim range = reserved_range(t, i);
-
-		r = claims_add(&taken, &range, err);
-	}
+	if (gather_pod_cidrs(t, &pc.overlap) < 0)
+		return error_set(err, "out of memory");
+	for (size_t i = 0; i < pc.n_reserved; i++)
+		pc.reserved[i] = reserved_range(t, i);
+	claims_init(&pc.taken);
 	for (size_t i = 0; i < t->c->n_nodes && r == 0; i++) {
-		r = take_pod_cidrs(t, &taken, i, err);
+		r = take_pod_cidrs(t, &pc, i, err);
 		if (r == 0 && i == t->self && !t->hot[i].n_pods)
 			r = no_pod_cidr_left(t, err);
 	}
-	claims_free(&taken);
+	claims_free(&pc.taken);
 	return r;
 }
 
