@@ -69,7 +69,7 @@ static const struct cidr *spine_net(const struct topo *t, size_t i)
 }
 
 /* A network two nodes claim (only in a broken model, as two nodes with one
- * pod CIDR) goes to the first by name. */
+ * private IP: pod CIDRs are claim-checked) goes to the first by name. */
 static bool spine_repeats(const struct topo *t, size_t i)
 {
 	return i > 0 && net_keys_equal(&t->spine[i], &t->spine[i - 1]);
