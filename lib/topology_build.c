@@ -75,6 +75,71 @@ static bool spine_repeats(const struct topo *t, size_t i)
 	return i > 0 && net_keys_equal(&t->spine[i], &t->spine[i - 1]);
 }
 
+/* The range of no node that private IP net lies in, or NULL. */
+static const char *reserved_holding(const struct topo *t, const struct cidr *net)
+{
+	struct cidr subnet = cidr_network(&t->o->subnet);
+
+	if (cidr_overlaps(net, &subnet))
+		return "the WireGuard subnet";
+	for (size_t i = 0; i < t->o->n_service_cidrs; i++) {
+		struct cidr svc = cidr_network(&t->o->service_cidrs[i]);
+
+		if (cidr_overlaps(net, &svc))
+			return "a service CIDR";
+	}
+	return NULL;
+}
+
+/* Whether private IP key k lies in another node's pod CIDR (pod: the last
+ * one before k, or NULL) or a reserved range; says so when it does. */
+static bool private_ip_taken(struct topo *t, const struct net_key *k, const struct net_key *pod)
+{
+	size_t n = k->item >> 2;
+	const struct cidr *ip = &t->hot[n].private_host;
+	const char *reserved = reserved_holding(t, ip);
+	char a[CIDR_STRLEN], b[CIDR_STRLEN];
+
+	if (pod && pod->item >> 2 != n && net_key_contains(pod, k))
+		topo_reject(t, "node %s: private IP %s not routed: inside pod CIDR %s of node %s",
+			    t->c->nodes[n].name, cidr_format(ip, a),
+			    cidr_format(spine_net_of(t, pod->item), b), t->c->nodes[pod->item >> 2].name);
+	else if (reserved)
+		topo_reject(t, "node %s: private IP %s not routed: inside %s", t->c->nodes[n].name,
+			    cidr_format(ip, a), reserved);
+	else
+		return false;
+	return true;
+}
+
+/* A private IP goes to its carrier's peer as a host network, which
+ * WireGuard prefers to any wider one: one inside another node's pod CIDR,
+ * the WireGuard subnet or a service CIDR (the internal-ip annotation is
+ * open to nodes/patch) would take that address, so it leaves the spine.
+ * Kept pod CIDRs are disjoint, so the one that may hold a network is the
+ * last pod CIDR before it in address order. */
+static void drop_taken_private_ips(struct topo *t)
+{
+	struct net_key pod;
+	bool has_pod = false;
+	size_t kept = 0;
+
+	for (size_t i = 0; i < t->n_spine; i++) {
+		struct net_key k = t->spine[i];
+		size_t what = k.item & 3;
+
+		if (what == NET_POD0 || what == NET_POD1) {
+			if (!has_pod || !net_key_contains(&pod, &k))
+				pod = k; /* else the same node's, inside its other */
+			has_pod = true;
+		} else if (what == NET_PRIVATE && private_ip_taken(t, &k, has_pod ? &pod : NULL)) {
+			continue;
+		}
+		t->spine[kept++] = k;
+	}
+	t->n_spine = kept;
+}
+
 /* ---- The local node's peers --------------------------------------------- */
 
 static int my_keepalive(const struct topo *t)
@@ -729,6 +794,7 @@ int topo_build_plan(struct topo *t, struct plan *plan)
 {
 	if (build_spine(t) < 0)
 		return -1;
+	drop_taken_private_ips(t);
 	if (t->tunnels) {
 		create_peers(t);
 		if (t->failed || fill_allowed_ips(t) < 0)

@@ -402,6 +402,43 @@ static void test_repeated_pod_cidr_goes_to_the_first_by_name(void **state)
 	}
 }
 
+/* A node's private IP goes to its peer as a host network, which WireGuard
+ * prefers to any wider range: one set by annotation inside another
+ * node's pod CIDR, the WireGuard subnet or a service CIDR is not routed. */
+static void test_private_ip_cannot_take_an_address(void **state)
+{
+	static const struct {
+		const char *ip, *host, *hit;
+	} cases[] = {
+		{ "10.244.1.5/24", "10.244.1.5/32", "inside pod CIDR 10.244.1.0/24 of node a" },
+		{ "10.4.0.1/16", "10.4.0.1/32", "inside the WireGuard subnet" },
+		{ "10.96.0.1/12", "10.96.0.1/32", "inside a service CIDR" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		for (int g = GRANULARITY_LOCATION; g <= GRANULARITY_CROSS; g++) {
+			struct world *w = world_new();
+			char ann[64], want[256];
+			const char *annotations[] = { ann, NULL };
+
+			w->o.granularity = (enum granularity)g;
+			snprintf(ann, sizeof(ann), "internal-ip=%s", cases[i].ip);
+			add_node(w, "0-evil", KEY_E, "10.244.9.0/24", "192.168.9.10", annotations);
+			compute(w, "b");
+			snprintf(want, sizeof(want), "node 0-evil: private IP %s not routed: %s\n",
+				 cases[i].host, cases[i].hit);
+			assert_string_equal(rejections(w), want);
+			snprintf(want, sizeof(want), "%s/0-evil",
+				 g == GRANULARITY_LOCATION ? "location" : "node");
+			assert_true(peer_has(w, want, "10.244.9.0/24", cidr_equal));
+			assert_false(peer_has(w, want, cases[i].host, cidr_equal));
+			assert_false(routes_to(w, cases[i].host));
+			world_free(w);
+		}
+	}
+}
+
 /* Kilo's annotation names are read too: they must be held to the same rules. */
 static void test_kilo_annotation_held_to_same_rules(void **state)
 {
@@ -447,6 +484,7 @@ int main(void)
 		cmocka_unit_test(test_cross_location_claim_cannot_take_a_members_ranges),
 		cmocka_unit_test(test_pod_cidr_cannot_claim_cluster_ranges),
 		cmocka_unit_test(test_repeated_pod_cidr_goes_to_the_first_by_name),
+		cmocka_unit_test(test_private_ip_cannot_take_an_address),
 		cmocka_unit_test(test_kilo_annotation_held_to_same_rules),
 		cmocka_unit_test(test_rejection_is_logged),
 	};
