@@ -138,7 +138,7 @@ check "nft: IPv6 masquerade rule" grep -q "ip6 saddr fd00:244:1::/64 ip6 daddr !
 check "nft: anti-spoofing rule" grep -q 'iifname != "skein0" ip daddr 10.4.0.1 fib saddr type != local counter packets 0 bytes 0 drop' <<<"$ruleset"
 check "nft: no forward chain unless asked" bash -c '! grep -q "chain forward" <<<"$1"' _ "$ruleset"
 check "conflist written, 0644, with pod CIDRs and MTU" bash -c \
-	'python3 -c "import json,sys; c=json.load(open(sys.argv[1])); p=c[\"plugins\"][0]; assert c[\"cniVersion\"]==\"1.1.0\" and p[\"podCIDRs\"]==[\"10.244.1.0/24\",\"fd00:244:1::/64\"] and p[\"mtu\"]==1420 and c[\"plugins\"][1][\"type\"]==\"portmap\"" "$1" &&
+	'python3 -c "import json,sys; c=json.load(open(sys.argv[1])); p=c[\"plugins\"][0]; assert c[\"cniVersion\"]==\"1.0.0\" and p[\"podCIDRs\"]==[\"10.244.1.0/24\",\"fd00:244:1::/64\"] and p[\"mtu\"]==1420 and c[\"plugins\"][1][\"type\"]==\"portmap\"" "$1" &&
 	 test "$(stat -c %a "$1")" = 644' _ "$CONFLIST"
 
 # ---- idempotence and repair ----
