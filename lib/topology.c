@@ -492,6 +492,7 @@ static unsigned pod_min_prefix(const struct cidr *net)
  * CIDRs kept so far when some two overlap (else none need looking up). */
 struct pod_check {
 	struct claim reserved[1 + TOPOLOGY_MAX_SERVICE_CIDRS];
+	struct net_key reserved_keys[1 + TOPOLOGY_MAX_SERVICE_CIDRS]; /* cheap to compare */
 	size_t n_reserved;
 	struct claims taken;
 	bool overlap;
@@ -500,8 +501,10 @@ struct pod_check {
 static const struct claim *pod_cidr_conflict(const struct pod_check *pc, const struct cidr *net,
 					     size_t node)
 {
+	struct net_key k = net_key(net, 0);
+
 	for (size_t i = 0; i < pc->n_reserved; i++)
-		if (cidr_overlaps(net, &pc->reserved[i].net))
+		if (net_keys_overlap(&k, &pc->reserved_keys[i]))
 			return &pc->reserved[i];
 	return pc->overlap ? claims_conflict(&pc->taken, net, node) : NULL;
 }
@@ -585,8 +588,10 @@ static int settle_pod_cidrs(struct topo *t, struct error *err)
 
 	if (gather_pod_cidrs(t, &pc.overlap) < 0)
 		return error_set(err, "out of memory");
-	for (size_t i = 0; i < pc.n_reserved; i++)
+	for (size_t i = 0; i < pc.n_reserved; i++) {
 		pc.reserved[i] = reserved_range(t, i);
+		pc.reserved_keys[i] = net_key(&pc.reserved[i].net, 0);
+	}
 	claims_init(&pc.taken);
 	for (size_t i = 0; i < t->c->n_nodes && r == 0; i++) {
 		r = take_pod_cidrs(t, &pc, i, err);

@@ -75,29 +75,40 @@ static bool spine_repeats(const struct topo *t, size_t i)
 	return i > 0 && net_keys_equal(&t->spine[i], &t->spine[i - 1]);
 }
 
-/* The range of no node that private IP net lies in, or NULL. */
-static const char *reserved_holding(const struct topo *t, const struct cidr *net)
+/* The ranges of no node, as keys (cheap to compare) with their names. */
+struct reserved {
+	struct net_key keys[1 + TOPOLOGY_MAX_SERVICE_CIDRS];
+	size_t n;
+};
+
+static void reserved_keys(const struct topo *t, struct reserved *r)
 {
-	struct cidr subnet = cidr_network(&t->o->subnet);
+	struct cidr net = cidr_network(&t->o->subnet);
 
-	if (cidr_overlaps(net, &subnet))
-		return "the WireGuard subnet";
-	for (size_t i = 0; i < t->o->n_service_cidrs; i++) {
-		struct cidr svc = cidr_network(&t->o->service_cidrs[i]);
-
-		if (cidr_overlaps(net, &svc))
-			return "a service CIDR";
+	r->keys[0] = net_key(&net, 0);
+	for (r->n = 1; r->n <= t->o->n_service_cidrs; r->n++) {
+		net = cidr_network(&t->o->service_cidrs[r->n - 1]);
+		r->keys[r->n] = net_key(&net, 0);
 	}
+}
+
+/* The name of the range of no node holding key k, or NULL. */
+static const char *reserved_holding(const struct reserved *r, const struct net_key *k)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if (net_keys_overlap(&r->keys[i], k))
+			return i ? "a service CIDR" : "the WireGuard subnet";
 	return NULL;
 }
 
 /* Whether private IP key k lies in another node's pod CIDR (pod: the last
  * one before k, or NULL) or a reserved range; says so when it does. */
-static bool private_ip_taken(struct topo *t, const struct net_key *k, const struct net_key *pod)
+static bool private_ip_taken(struct topo *t, const struct reserved *r, const struct net_key *k,
+			     const struct net_key *pod)
 {
 	size_t n = k->item >> 2;
 	const struct cidr *ip = &t->hot[n].private_host;
-	const char *reserved = reserved_holding(t, ip);
+	const char *reserved = reserved_holding(r, k);
 	char a[CIDR_STRLEN], b[CIDR_STRLEN];
 
 	if (pod && pod->item >> 2 != n && net_key_contains(pod, k))
@@ -121,8 +132,11 @@ static bool private_ip_taken(struct topo *t, const struct net_key *k, const stru
 static void drop_taken_private_ips(struct topo *t)
 {
 	struct net_key pod;
+	struct reserved r;
 	bool has_pod = false;
 	size_t kept = 0;
+
+	reserved_keys(t, &r);
 
 	for (size_t i = 0; i < t->n_spine; i++) {
 		struct net_key k = t->spine[i];
@@ -132,7 +146,7 @@ static void drop_taken_private_ips(struct topo *t)
 			if (!has_pod || !net_key_contains(&pod, &k))
 				pod = k; /* else the same node's, inside its other */
 			has_pod = true;
-		} else if (what == NET_PRIVATE && private_ip_taken(t, &k, has_pod ? &pod : NULL)) {
+		} else if (what == NET_PRIVATE && private_ip_taken(t, &r, &k, has_pod ? &pod : NULL)) {
 			continue;
 		}
 		t->spine[kept++] = k;

@@ -93,6 +93,8 @@ void net_keys_merge(const struct net_key *a, size_t na, const struct net_key *b,
 		    struct net_key *out);
 /* Whether the network key net holds the address (or network) key k. */
 bool net_key_contains(const struct net_key *net, const struct net_key *k);
+/* Whether networks a and b overlap (one holds the other). */
+bool net_keys_overlap(const struct net_key *a, const struct net_key *b);
 /* The first of n sorted keys not below k (prefixes ignored). */
 size_t net_keys_lower_bound(const struct net_key *keys, size_t n, const struct net_key *k);
 

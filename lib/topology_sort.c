@@ -125,6 +125,11 @@ bool net_key_contains(const struct net_key *net, const struct net_key *k)
 	       (k->lo & high_bits(p > 64 ? p - 64 : 0)) == net->lo;
 }
 
+bool net_keys_overlap(const struct net_key *a, const struct net_key *b)
+{
+	return net_key_contains(a, b) || net_key_contains(b, a);
+}
+
 size_t net_keys_lower_bound(const struct net_key *keys, size_t n, const struct net_key *k)
 {
 	size_t lo = 0, hi = n;
