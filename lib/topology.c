@@ -396,15 +396,23 @@ static void strike_with(struct candidates *cs, const struct claim *range)
 	claims_each_overlap(&cs->trie, &range->net, strike, cs);
 }
 
-/* The ranges of no node that nothing may claim: the WireGuard subnet
- * (i == 0), then the service CIDRs (i <= n_service_cidrs). */
-static struct claim reserved_range(const struct topo *t, size_t i)
+void topo_reserved_ranges(const struct topo *t, struct reserved_ranges *r)
 {
-	if (i == 0)
-		return (struct claim){ cidr_network(&t->o->subnet), CLAIM_OWNER_ALL,
+	r->ranges[0] = (struct claim){ cidr_network(&t->o->subnet), CLAIM_OWNER_ALL,
 				       "WireGuard subnet", "", "" };
-	return (struct claim){ cidr_network(&t->o->service_cidrs[i - 1]), CLAIM_OWNER_ALL,
-			       "service CIDR", "", "" };
+	for (r->n = 1; r->n <= t->o->n_service_cidrs; r->n++)
+		r->ranges[r->n] = (struct claim){ cidr_network(&t->o->service_cidrs[r->n - 1]),
+						  CLAIM_OWNER_ALL, "service CIDR", "", "" };
+	for (size_t i = 0; i < r->n; i++)
+		r->keys[i] = net_key(&r->ranges[i].net, 0);
+}
+
+const struct claim *reserved_overlapping(const struct reserved_ranges *r, const struct net_key *k)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if (net_keys_overlap(&r->keys[i], k))
+			return &r->ranges[i];
+	return NULL;
 }
 
 /* Whose node n's pod CIDRs and private IP are: its segment's, so a
@@ -424,11 +432,11 @@ static size_t node_range_owner(const struct topo *t, size_t n)
 /* The reserved ranges, and each node's pod CIDRs and private IP. */
 static void strike_with_cluster_ranges(struct topo *t, struct candidates *cs)
 {
-	for (size_t i = 0; i <= t->o->n_service_cidrs; i++) {
-		struct claim range = reserved_range(t, i);
+	struct reserved_ranges r;
 
-		strike_with(cs, &range);
-	}
+	topo_reserved_ranges(t, &r);
+	for (size_t i = 0; i < r.n; i++)
+		strike_with(cs, &r.ranges[i]);
 	for (size_t i = 0; i < t->c->n_nodes; i++) {
 		const struct hot *h = &t->hot[i];
 		struct claim own = { .owner = node_range_owner(t, i), .what = "pod CIDR",
@@ -491,9 +499,7 @@ static unsigned pod_min_prefix(const struct cidr *net)
 /* The state of the pod CIDR check: the reserved ranges, and the pod
  * CIDRs kept so far when some two overlap (else none need looking up). */
 struct pod_check {
-	struct claim reserved[1 + TOPOLOGY_MAX_SERVICE_CIDRS];
-	struct net_key reserved_keys[1 + TOPOLOGY_MAX_SERVICE_CIDRS]; /* cheap to compare */
-	size_t n_reserved;
+	struct reserved_ranges reserved;
 	struct claims taken;
 	bool overlap;
 };
@@ -502,10 +508,10 @@ static const struct claim *pod_cidr_conflict(const struct pod_check *pc, const s
 					     size_t node)
 {
 	struct net_key k = net_key(net, 0);
+	const struct claim *hit = reserved_overlapping(&pc->reserved, &k);
 
-	for (size_t i = 0; i < pc->n_reserved; i++)
-		if (net_keys_overlap(&k, &pc->reserved_keys[i]))
-			return &pc->reserved[i];
+	if (hit)
+		return hit;
 	return pc->overlap ? claims_conflict(&pc->taken, net, node) : NULL;
 }
 
@@ -583,15 +589,12 @@ static int no_pod_cidr_left(const struct topo *t, struct error *err)
  * route. */
 static int settle_pod_cidrs(struct topo *t, struct error *err)
 {
-	struct pod_check pc = { .n_reserved = 1 + t->o->n_service_cidrs };
+	struct pod_check pc;
 	int r = 0;
 
 	if (gather_pod_cidrs(t, &pc.overlap) < 0)
 		return error_set(err, "out of memory");
-	for (size_t i = 0; i < pc.n_reserved; i++) {
-		pc.reserved[i] = reserved_range(t, i);
-		pc.reserved_keys[i] = net_key(&pc.reserved[i].net, 0);
-	}
+	topo_reserved_ranges(t, &pc.reserved);
 	claims_init(&pc.taken);
 	for (size_t i = 0; i < t->c->n_nodes && r == 0; i++) {
 		r = take_pod_cidrs(t, &pc, i, err);

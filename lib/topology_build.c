@@ -75,40 +75,14 @@ static bool spine_repeats(const struct topo *t, size_t i)
 	return i > 0 && net_keys_equal(&t->spine[i], &t->spine[i - 1]);
 }
 
-/* The ranges of no node, as keys (cheap to compare) with their names. */
-struct reserved {
-	struct net_key keys[1 + TOPOLOGY_MAX_SERVICE_CIDRS];
-	size_t n;
-};
-
-static void reserved_keys(const struct topo *t, struct reserved *r)
-{
-	struct cidr net = cidr_network(&t->o->subnet);
-
-	r->keys[0] = net_key(&net, 0);
-	for (r->n = 1; r->n <= t->o->n_service_cidrs; r->n++) {
-		net = cidr_network(&t->o->service_cidrs[r->n - 1]);
-		r->keys[r->n] = net_key(&net, 0);
-	}
-}
-
-/* The name of the range of no node holding key k, or NULL. */
-static const char *reserved_holding(const struct reserved *r, const struct net_key *k)
-{
-	for (size_t i = 0; i < r->n; i++)
-		if (net_keys_overlap(&r->keys[i], k))
-			return i ? "a service CIDR" : "the WireGuard subnet";
-	return NULL;
-}
-
 /* Whether private IP key k lies in another node's pod CIDR (pod: the last
  * one before k, or NULL) or a reserved range; says so when it does. */
-static bool private_ip_taken(struct topo *t, const struct reserved *r, const struct net_key *k,
-			     const struct net_key *pod)
+static bool private_ip_taken(struct topo *t, const struct reserved_ranges *r,
+			     const struct net_key *k, const struct net_key *pod)
 {
 	size_t n = k->item >> 2;
 	const struct cidr *ip = &t->hot[n].private_host;
-	const char *reserved = reserved_holding(r, k);
+	const struct claim *reserved = reserved_overlapping(r, k);
 	char a[CIDR_STRLEN], b[CIDR_STRLEN];
 
 	if (pod && pod->item >> 2 != n && net_key_contains(pod, k))
@@ -116,8 +90,8 @@ static bool private_ip_taken(struct topo *t, const struct reserved *r, const str
 			    t->c->nodes[n].name, cidr_format(ip, a),
 			    cidr_format(spine_net_of(t, pod->item), b), t->c->nodes[pod->item >> 2].name);
 	else if (reserved)
-		topo_reject(t, "node %s: private IP %s not routed: inside %s", t->c->nodes[n].name,
-			    cidr_format(ip, a), reserved);
+		topo_reject(t, "node %s: private IP %s not routed: inside %s %s", t->c->nodes[n].name,
+			    cidr_format(ip, a), reserved->what, cidr_format(&reserved->net, b));
 	else
 		return false;
 	return true;
@@ -132,11 +106,11 @@ static bool private_ip_taken(struct topo *t, const struct reserved *r, const str
 static void drop_taken_private_ips(struct topo *t)
 {
 	struct net_key pod;
-	struct reserved r;
+	struct reserved_ranges r;
 	bool has_pod = false;
 	size_t kept = 0;
 
-	reserved_keys(t, &r);
+	topo_reserved_ranges(t, &r);
 
 	for (size_t i = 0; i < t->n_spine; i++) {
 		struct net_key k = t->spine[i];

@@ -202,4 +202,16 @@ int topo_run(struct topo *t, const struct cluster *cluster, const char *self,
 	     const struct topology_options *opts, struct plan *plan, struct error *err);
 void topo_free(struct topo *t);
 
+/* The ranges of no node, which nothing may claim: the WireGuard subnet,
+ * then the service CIDRs; keys alongside, as they compare cheaply. */
+struct reserved_ranges {
+	struct claim ranges[1 + TOPOLOGY_MAX_SERVICE_CIDRS];
+	struct net_key keys[1 + TOPOLOGY_MAX_SERVICE_CIDRS];
+	size_t n;
+};
+
+void topo_reserved_ranges(const struct topo *t, struct reserved_ranges *r);
+/* The first reserved range overlapping network key k, or NULL. */
+const struct claim *reserved_overlapping(const struct reserved_ranges *r, const struct net_key *k);
+
 #endif

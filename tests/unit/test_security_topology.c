@@ -411,8 +411,8 @@ static void test_private_ip_cannot_take_an_address(void **state)
 		const char *ip, *host, *hit;
 	} cases[] = {
 		{ "10.244.1.5/24", "10.244.1.5/32", "inside pod CIDR 10.244.1.0/24 of node a" },
-		{ "10.4.0.1/16", "10.4.0.1/32", "inside the WireGuard subnet" },
-		{ "10.96.0.1/12", "10.96.0.1/32", "inside a service CIDR" },
+		{ "10.4.0.1/16", "10.4.0.1/32", "inside WireGuard subnet 10.4.0.0/16" },
+		{ "10.96.0.1/12", "10.96.0.1/32", "inside service CIDR 10.96.0.0/12" },
 	};
 
 	(void)state;
