@@ -323,9 +323,10 @@ out:
 
 /* The candidates (external peers' allowed IPs, then allowed-location-ips,
  * each by name: Peers are written by admins, annotations by anyone with
- * nodes/patch, so a Peer's range outranks an annotation) sit in a trie; the cluster's own ranges (few queries that
- * stop early, against many ranges) strike the candidates they overlap;
- * then the candidates are taken in order, against those taken before. */
+ * nodes/patch, so a Peer's range outranks an annotation) sit in a trie;
+ * the cluster's own ranges (few queries that stop early, against many
+ * ranges) strike the candidates they overlap; then the candidates are
+ * taken in order, against those taken before. */
 struct candidates {
 	struct claims trie;
 	bool **ok;              /* per candidate: where to store the verdict */
