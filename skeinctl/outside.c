@@ -17,18 +17,18 @@ static void stand_in(const struct peer *peer, uint16_t port, struct node *n)
 	n->has_key = true;
 	n->endpoint.port = port;
 	snprintf(n->endpoint.host, sizeof(n->endpoint.host), "%s", STAND_IN_HOST);
-	if (!peer) {
-		/* Any pod CIDR: it only makes the stand-in usable. */
-		cidr_parse("fdff:ffff:ffff:ffff::/128", &n->pod_cidrs[0]);
-		n->n_pod_cidrs = 1;
+	/* Any pod CIDR: it only makes the stand-in usable. Not the peer's
+	 * allowed IPs: those need not pass the pod CIDR claim check (an office
+	 * LAN may well be wider than a pod CIDR may be), and the stand-in's own
+	 * plan never lists its own ranges. */
+	cidr_parse("fdff:ffff:ffff:ffff::/128", &n->pod_cidrs[0]);
+	n->n_pod_cidrs = 1;
+	if (!peer)
 		return;
-	}
 	n->public_key = peer->public_key;
 	n->persistent_keepalive = peer->persistent_keepalive;
 	if (peer->endpoint.host[0])
 		n->endpoint = peer->endpoint;
-	for (size_t i = 0; i < peer->n_allowed_ips && n->n_pod_cidrs < MODEL_MAX_POD_CIDRS; i++)
-		n->pod_cidrs[n->n_pod_cidrs++] = peer->allowed_ips[i];
 }
 
 /* The model without `peer`, plus the stand-in as the last node. */

@@ -399,6 +399,29 @@ static void test_outside_view_discovered(void **state)
 	cluster_free(&c);
 }
 
+/* A Peer announcing an office LAN wider than any pod CIDR may be, and more
+ * ranges than a node has pod CIDRs, still gets its view from outside. */
+static void test_outside_view_wide_peer(void **state)
+{
+	static const char *const ranges[] = { "172.16.0.0/12", "10.128.0.0/9", "10.5.0.1/32" };
+	struct topology_options opts;
+	struct cluster c;
+	struct plan outside;
+	struct error err;
+
+	(void)state;
+	make_cluster(&c);
+	for (size_t i = 0; i < 3; i++)
+		assert_int_equal(cidr_parse(ranges[i], &c.peers[0].allowed_ips[i]), 0);
+	c.peers[0].n_allowed_ips = 3;
+	assert_int_equal(topology_options_default(&opts), 0);
+	assert_int_equal(topology_outside(&c, &c.peers[0], &opts, &outside, &err), 0);
+	assert_non_null(find_peer(&outside, "location/aws"));
+	assert_non_null(find_peer(&outside, "location/gcp"));
+	plan_free(&outside);
+	cluster_free(&c);
+}
+
 static void test_graph(void **state)
 {
 	static const char *const graph_lines[] = {
@@ -457,6 +480,7 @@ int main(void)
 		cmocka_unit_test(test_status),
 		cmocka_unit_test(test_outside_view),
 		cmocka_unit_test(test_outside_view_discovered),
+		cmocka_unit_test(test_outside_view_wide_peer),
 		cmocka_unit_test(test_graph),
 	};
 
