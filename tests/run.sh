@@ -23,7 +23,7 @@ count_cmocka() { # log -> "passed failed"
 run_unit() {
 	local bin=$1 name log rc p f
 	name=$(basename "$bin")
-	log=$logdir/$name.log
+	log=$logdir/unit-$name.log
 	timeout 300 "$bin" >"$log" 2>&1
 	rc=$?
 	read -r p f < <(count_cmocka "$log")
@@ -36,7 +36,7 @@ run_unit() {
 run_script() {
 	local script=$1 name log rc p f s
 	name=$(basename "$script" .sh)
-	log=$logdir/$name.log
+	log=$logdir/integration-$name.log
 	timeout "${SKEIN_TEST_TIMEOUT:-900}" bash "$script" >"$log" 2>&1 </dev/null
 	rc=$?
 	p=$(grep -c '^PASS: ' "$log"); f=$(grep -c '^FAIL: ' "$log"); s=$(grep -c '^SKIP: ' "$log")
