@@ -26,18 +26,56 @@ static void write_cidrs(FILE *f, const char *field, const struct cidr *c, size_t
 	fputc('\n', f);
 }
 
-void conf_write_peer(FILE *f, const struct plan_peer *p)
+/* True when c holds the literal IP of some peer's endpoint. */
+static bool holds_an_endpoint(const struct cidr *c, const struct conf *conf)
+{
+	struct ip_addr ip;
+
+	for (size_t i = 0; conf && i < conf->n_peers; i++)
+		if (ip_parse(conf->peers[i].endpoint.host, &ip) == 0 && cidr_contains(c, &ip))
+			return true;
+	return false;
+}
+
+/* wg-quick routes every AllowedIP into the tunnel; one holding a peer's
+ * endpoint would route the tunnel's own packets into itself (the agent
+ * leaves such routes out; a wg-quick config can only leave the IP out). */
+static void write_allowed_ips(FILE *f, const struct plan_peer *p, const struct conf *conf)
+{
+	char buf[CIDR_STRLEN];
+	size_t written = 0;
+
+	for (size_t i = 0; i < p->n_allowed_ips; i++) {
+		if (holds_an_endpoint(&p->allowed_ips[i], conf))
+			continue;
+		fprintf(f, "%s%s", written++ ? ", " : "AllowedIPs = ",
+			cidr_format(&p->allowed_ips[i], buf));
+	}
+	if (written)
+		fputc('\n', f);
+	for (size_t i = 0; i < p->n_allowed_ips; i++)
+		if (holds_an_endpoint(&p->allowed_ips[i], conf))
+			fprintf(f, "# not in AllowedIPs: %s holds a peer's endpoint, reached directly\n",
+				cidr_format(&p->allowed_ips[i], buf));
+}
+
+static void write_peer(FILE *f, const struct plan_peer *p, const struct conf *conf)
 {
 	char key[WG_KEY_B64_LEN], ep[MODEL_HOST_MAX + 16];
 
 	fprintf(f, "[Peer]\n# %s\nPublicKey = %s\n", p->name, key_to_base64(&p->public_key, key));
 	if (p->has_preshared_key)
 		fprintf(f, "PresharedKey = %s\n", key_to_base64(&p->preshared_key, key));
-	write_cidrs(f, "AllowedIPs", p->allowed_ips, p->n_allowed_ips);
+	write_allowed_ips(f, p, conf);
 	if (p->endpoint.host[0] && p->endpoint.port)
 		fprintf(f, "Endpoint = %s\n", endpoint_text(&p->endpoint, ep, sizeof(ep)));
 	if (p->persistent_keepalive > 0)
 		fprintf(f, "PersistentKeepalive = %d\n", p->persistent_keepalive);
+}
+
+void conf_write_peer(FILE *f, const struct plan_peer *p)
+{
+	write_peer(f, p, NULL);
 }
 
 void conf_write_wireguard(FILE *f, const struct conf *conf)
@@ -55,7 +93,7 @@ void conf_write_wireguard(FILE *f, const struct conf *conf)
 		fprintf(f, "ListenPort = %u\n", conf->listen_port);
 	for (size_t i = 0; i < conf->n_peers; i++) {
 		fputc('\n', f);
-		conf_write_peer(f, &conf->peers[i]);
+		write_peer(f, &conf->peers[i], conf);
 	}
 }
 

@@ -134,6 +134,20 @@ static void test_conf_wireguard(void **state)
 	assert_string_equal(capture_end(&c), want);
 	free(c.text);
 
+	/* A public node's private IP is its endpoint: routed into the tunnel by
+	 * wg-quick it would loop, so it stays out of AllowedIPs. */
+	assert_int_equal(cidr_parse("203.0.113.1/32", &peer_ips[1]), 0);
+	conf.n_peers = 1;
+	conf_write_wireguard(capture_start(&c), &conf);
+	snprintf(want, sizeof(want),
+		 "[Interface]\nPrivateKey = %s\nAddress = 10.4.1.2/16\nListenPort = 51820\n"
+		 "\n[Peer]\n# location/aws\nPublicKey = %s\nAllowedIPs = 10.4.0.1/32\n"
+		 "# not in AllowedIPs: 203.0.113.1/32 holds a peer's endpoint, reached directly\n"
+		 "Endpoint = 203.0.113.1:51820\n",
+		 k[4], k[1]);
+	assert_string_equal(capture_end(&c), want);
+	free(c.text);
+
 	/* Without the key: a comment, so wg setconf still takes the text. */
 	conf.private_key = NULL;
 	conf.private_key_hint = "(in /var/lib/skein/private.key)";
