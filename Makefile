@@ -29,7 +29,7 @@ NONMAIN_SRC := $(LIB_SRC) $(filter-out %/main.c,$(CNI_SRC) $(AGENT_SRC) $(CTL_SR
 obj      = $(patsubst %.c,build/obj/%.o,$(1))
 sanobj   = $(patsubst %.c,build/san/%.o,$(1))
 
-.PHONY: all test unit bench demo fuzz fuzz-build soak clean install-deps image
+.PHONY: all test check unit bench demo fuzz fuzz-build soak clean install-deps image
 all: $(BINS)
 
 build/obj/%.o: %.c
@@ -109,8 +109,14 @@ fuzz: fuzz-build
 soak: all
 	SOAK_CNI_CYCLES=10000 tests/run.sh test_soak
 
-# T=pattern runs only the tests whose name contains pattern.
-test: all unit $(TOOL_BINS)
+# `make test` works on a fresh Debian 12: it installs what is missing first,
+# then builds and tests in a new make (pkg-config answers only after the
+# install). `make check` skips the install. T=pattern runs only the tests
+# whose name contains pattern.
+test: install-deps
+	$(MAKE) check
+
+check: all unit $(TOOL_BINS)
 	tests/run.sh $(T)
 
 bench: all $(TOOL_BINS) $(BENCH_BINS)
