@@ -11,9 +11,12 @@
  * endpoint moving to an address that changes which routes are left out
  * (routes keep endpoints out of the tunnel), a change of the local node
  * (its keepalive is on every peer), of the external peers or the options.
+ * A remote node turning Ready or NotReady in location granularity, its
+ * leaders staying, is patched too: its networks' routes and AllowedIPs.
  */
 #include "topology.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,10 +25,13 @@
 #include "topology_impl.h"
 
 struct node_digest {
-	uint64_t shape;
+	uint64_t shape;      /* without the flags */
 	uint64_t wireguard;
 	uint64_t discovered;
+	unsigned flags;      /* FLAG_* */
 };
+
+enum { FLAG_READY = 1 << 1, FLAG_USABLE = 1 << 5 };
 
 struct topology_cache {
 	bool has_plan;                /* plan and the fields below are of the last update */
@@ -98,15 +104,19 @@ static uint64_t mix_endpoint(uint64_t h, const struct endpoint *e)
 	return mix(mix_string(h, e->host, sizeof(e->host)), e->port);
 }
 
+static unsigned shape_flags(const struct node *n)
+{
+	return (unsigned)n->has_internal_ip | n->ready * FLAG_READY | n->leader << 2 |
+	       n->has_public_endpoint << 3 | n->has_wireguard_ip << 4 |
+	       topo_node_usable(n) * FLAG_USABLE;
+}
+
 static uint64_t shape_digest(const struct node *n)
 {
 	uint64_t h = mix_string(0, n->name, sizeof(n->name));
 
 	h = mix_string(h, n->location, sizeof(n->location));
 	h = mix_cidrs(h, n->pod_cidrs, n->n_pod_cidrs);
-	h = mix(h, (uint64_t)n->has_internal_ip | n->ready << 1 | n->leader << 2 |
-			   n->has_public_endpoint << 3 | n->has_wireguard_ip << 4 |
-			   topo_node_usable(n) << 5);
 	h = mix_cidrs(h, &n->internal_ip, n->has_internal_ip);
 	h = mix_cidrs(h, &n->wireguard_ip, n->has_wireguard_ip);
 	return mix_cidrs(h, n->allowed_location_ips, n->n_allowed_location_ips);
@@ -167,6 +177,20 @@ static bool endpoints_equal(const struct endpoint *a, const struct endpoint *b)
 	return a->port == b->port && !strcmp(a->host, b->host);
 }
 
+static bool same_shape(const struct node_digest *a, const struct node_digest *b)
+{
+	return a->shape == b->shape && a->flags == b->flags;
+}
+
+/* Whether the last plan stands for the same nodes, options, external
+ * peers and local node. */
+static bool same_frame(const struct topology_cache *c, const struct cluster *cluster,
+		       const char *self, const struct topology_options *opts, uint64_t peers)
+{
+	return c->has_plan && !c->stale && c->n_nodes == cluster->n_nodes &&
+	       c->peers_digest == peers && !strcmp(c->self, self) && options_equal(&c->opts, opts);
+}
+
 /* Whether only WireGuard attributes and discovered endpoints of nodes
  * other than the local one changed, with nothing else about the
  * computation. */
@@ -174,12 +198,11 @@ static bool patchable(const struct topology_cache *c, const struct cluster *clus
 		      const char *self, const struct topology_options *opts,
 		      const struct node_digest *d, uint64_t peers)
 {
-	if (!c->has_plan || c->stale || c->n_nodes != cluster->n_nodes || c->peers_digest != peers ||
-	    strcmp(c->self, self) || !options_equal(&c->opts, opts) ||
+	if (!same_frame(c, cluster, self, opts, peers) ||
 	    d[c->self_index].wireguard != c->digests[c->self_index].wireguard)
 		return false;
 	for (size_t i = 0; i < cluster->n_nodes; i++)
-		if (d[i].shape != c->digests[i].shape)
+		if (!same_shape(&d[i], &c->digests[i]))
 			return false;
 	return true;
 }
@@ -293,6 +316,352 @@ static bool patch(struct topology_cache *c, const struct cluster *cluster,
 	return true;
 }
 
+/* ---- Patching a readiness flip ------------------------------------------ */
+
+/* A remote node turning Ready or NotReady, in location granularity, joins
+ * or leaves its segment's members: its networks' routes and its leader's
+ * peer's AllowedIPs change, nothing else, as long as the leaders stay and
+ * nothing was rejected (claims, pod CIDR and private IP checks do not read
+ * readiness; a plan without rejections kept every network and hid no
+ * route). Anything less plain recomputes. */
+
+/* The one node whose readiness alone changed, with nothing else about the
+ * computation. */
+static bool readiness_patchable(const struct topology_cache *c, const struct cluster *cluster,
+				const char *self, const struct topology_options *opts,
+				const struct node_digest *d, uint64_t peers, size_t *flipped)
+{
+	*flipped = TOPO_NONE;
+	if (!same_frame(c, cluster, self, opts, peers) || opts->granularity != GRANULARITY_LOCATION ||
+	    c->plan.n_rejections)
+		return false;
+	for (size_t i = 0; i < cluster->n_nodes; i++) {
+		const struct node_digest *was = &c->digests[i], *is = &d[i];
+
+		if (was->wireguard != is->wireguard || was->discovered != is->discovered)
+			return false;
+		if (same_shape(was, is))
+			continue;
+		if (*flipped != TOPO_NONE || was->shape != is->shape ||
+		    (was->flags ^ is->flags) & ~(unsigned)(FLAG_READY | FLAG_USABLE))
+			return false;
+		*flipped = i;
+	}
+	return *flipped != TOPO_NONE && *flipped != c->self_index;
+}
+
+static int segment_name_cmp(const void *name, const void *seg)
+{
+	return strcmp(name, ((const struct plan_segment *)seg)->name);
+}
+
+/* Node n's segment in the plan (a location's: a lone node leads its own). */
+static struct plan_segment *location_segment(struct plan *plan, const struct node *n)
+{
+	char name[MODEL_NAME_MAX + 16];
+
+	if (!n->location[0] || !n->has_internal_ip)
+		return NULL;
+	snprintf(name, sizeof(name), "location/%s", n->location);
+	return bsearch(name, plan->segments, plan->n_segments, sizeof(*plan->segments),
+		       segment_name_cmp);
+}
+
+/* A flip of node n in the segment it shares with its leader. */
+struct flip {
+	const struct node *node;
+	size_t n;
+	struct plan_segment *seg;
+	struct cidr nets[MODEL_MAX_POD_CIDRS + 1]; /* its networks, as the spine's */
+	size_t n_nets;
+	bool join;                                 /* becomes a member */
+	struct route templates[2];                 /* a route away, per family (IPv4, IPv6) */
+	struct plan_peer *peer;                    /* the leader's; NULL: no tunnels here */
+};
+
+static bool cidr_in(const struct cidr *net, const struct cidr *set, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (cidr_equal(net, &set[i]))
+			return true;
+	return false;
+}
+
+/* Whether other (not n) has a network n has, or is not the local leader
+ * but has its private IP (via): shared networks go to the first owner by
+ * name, and routes are told apart by their gateway. */
+static bool shares_network(const struct flip *f, const struct node *other,
+			   const struct ip_addr *via)
+{
+	for (size_t j = 0; j < other->n_pod_cidrs; j++) {
+		struct cidr net = cidr_network(&other->pod_cidrs[j]);
+
+		if (cidr_in(&net, f->nets, f->n_nets))
+			return true;
+	}
+	for (size_t j = 0; j < other->n_allowed_location_ips; j++) {
+		struct cidr net = cidr_network(&other->allowed_location_ips[j]);
+
+		if (cidr_in(&net, f->nets, f->n_nets))
+			return true;
+	}
+	if (other->has_internal_ip) {
+		struct cidr host = cidr_host(&other->internal_ip.ip);
+
+		return cidr_in(&host, f->nets, f->n_nets) ||
+		       (via && via != &other->internal_ip.ip && ip_equal(via, &other->internal_ip.ip));
+	}
+	return false;
+}
+
+static bool networks_unshared(const struct flip *f, const struct cluster *cluster,
+			      const struct ip_addr *via)
+{
+	for (size_t i = 0; i < cluster->n_nodes; i++)
+		if (i != f->n && shares_network(f, &cluster->nodes[i], via))
+			return false;
+	for (size_t i = 0; i < cluster->n_peers; i++)
+		for (size_t j = 0; j < cluster->peers[i].n_allowed_ips; j++) {
+			struct cidr net = cidr_network(&cluster->peers[i].allowed_ips[j]);
+
+			if (cidr_in(&net, f->nets, f->n_nets))
+				return false;
+		}
+	return true;
+}
+
+/* Whether route r goes where routes away from the segment go: into the
+ * tunnels, or to the local leader's private IP (or, for IPv6 behind an
+ * IPv4 one, its link-local address on the encapsulation). */
+static bool routes_away(const struct topology_cache *c, const struct route *r,
+			const struct ip_addr *via)
+{
+	struct ip_addr gateway;
+
+	if (!via)
+		return !strcmp(r->dev, c->opts.wg_ifname);
+	if (via->family == r->dst.ip.family)
+		gateway = *via;
+	else if (r->dst.ip.family == AF_INET6)
+		gateway = topology_encap_ip6(via);
+	else
+		return false;
+	return ip_equal(&r->gateway, &gateway);
+}
+
+/* A route away for each family, not one of n's own: routes for its networks
+ * are copies (with their destinations), and the family keeps a route when
+ * they go (so the rules stand). */
+static bool find_templates(struct flip *f, const struct topology_cache *c,
+			   const struct ip_addr *via)
+{
+	bool found[2] = { false, false };
+
+	for (size_t i = 0; i < c->plan.n_routes; i++) {
+		const struct route *r = &c->plan.routes[i];
+		size_t k = r->dst.ip.family == AF_INET6;
+
+		if (!found[k] && !cidr_in(&r->dst, f->nets, f->n_nets) && routes_away(c, r, via)) {
+			f->templates[k] = *r;
+			found[k] = true;
+		}
+	}
+	for (size_t i = 0; i < f->n_nets; i++)
+		if (!found[f->nets[i].ip.family == AF_INET6])
+			return false;
+	return true;
+}
+
+/* Routes into the tunnels leave out destinations holding a peer's endpoint. */
+static bool holds_an_endpoint(const struct plan *plan, const struct cidr *dst)
+{
+	struct ip_addr ip;
+
+	for (size_t i = 0; i < plan->n_peers; i++)
+		if (ip_parse(plan->peers[i].endpoint.host, &ip) == 0 && cidr_contains(dst, &ip))
+			return true;
+	return false;
+}
+
+/* The first of n sorted items (each of size bytes, starting with a cidr:
+ * a route's destination, or a cidr itself) not below net. */
+static size_t lower_bound(const void *items, size_t n, size_t size, const struct cidr *net)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (cidr_cmp((const struct cidr *)((const char *)items + mid * size), net) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+_Static_assert(offsetof(struct route, dst) == 0, "a route starts with its destination");
+
+static size_t route_index(const struct plan *plan, const struct cidr *dst)
+{
+	return lower_bound(plan->routes, plan->n_routes, sizeof(*plan->routes), dst);
+}
+
+static size_t allowed_index(const struct plan_peer *p, const struct cidr *net)
+{
+	return lower_bound(p->allowed_ips, p->n_allowed_ips, sizeof(*p->allowed_ips), net);
+}
+
+static bool route_present(const struct plan *plan, const struct cidr *dst)
+{
+	size_t i = route_index(plan, dst);
+
+	return i < plan->n_routes && cidr_equal(&plan->routes[i].dst, dst);
+}
+
+static bool allowed_present(const struct plan_peer *p, const struct cidr *net)
+{
+	size_t i = allowed_index(p, net);
+
+	return i < p->n_allowed_ips && cidr_equal(&p->allowed_ips[i], net);
+}
+
+/* Whether every network of n is in the plan when it leaves, and in none
+ * when it joins (and a joining route hides no endpoint). */
+static bool networks_as_expected(const struct flip *f, const struct plan *plan)
+{
+	for (size_t i = 0; i < f->n_nets; i++) {
+		const struct cidr *net = &f->nets[i];
+
+		if (route_present(plan, net) == f->join ||
+		    (f->peer && allowed_present(f->peer, net) == f->join) ||
+		    (f->join && f->peer && holds_an_endpoint(plan, net)))
+			return false;
+	}
+	return true;
+}
+
+static void gather_networks(struct flip *f)
+{
+	for (size_t j = 0; j < f->node->n_pod_cidrs; j++)
+		f->nets[f->n_nets++] = cidr_network(&f->node->pod_cidrs[j]);
+	f->nets[f->n_nets++] = cidr_host(&f->node->internal_ip.ip);
+}
+
+static bool distinct_networks(const struct flip *f)
+{
+	for (size_t i = 1; i < f->n_nets; i++)
+		if (cidr_in(&f->nets[i], f->nets, i))
+			return false;
+	return true;
+}
+
+/* Whether node n may now lead its segment: it beats leader only with the
+ * annotation, a public endpoint or an earlier name (the leader order). */
+static bool may_lead(const struct cluster *cluster, size_t n, size_t leader)
+{
+	const struct node *node = &cluster->nodes[n];
+
+	return topo_node_usable(node) && (node->leader || node->has_public_endpoint || n < leader);
+}
+
+/* Checks everything before the plan is touched. */
+static bool plan_flip(struct flip *f, struct topology_cache *c, const struct cluster *cluster,
+		      size_t n)
+{
+	const struct node *me = &cluster->nodes[c->self_index];
+	const struct plan_segment *mine = location_segment(&c->plan, me);
+	const struct ip_addr *via = NULL;
+
+	*f = (struct flip){ .node = &cluster->nodes[n], .n = n, .join = cluster->nodes[n].ready };
+	f->seg = location_segment(&c->plan, f->node);
+	if (!f->seg || f->seg == mine || f->seg->leader == PLAN_NO_LEADER || f->seg->leader == n ||
+	    may_lead(cluster, n, f->seg->leader))
+		return false;
+	if (c->plan.is_leader) {
+		if (c->peer_of[f->seg->leader] == TOPO_NONE)
+			return false;
+		f->peer = &c->plan.peers[c->peer_of[f->seg->leader]];
+	} else if (mine && mine->leader != PLAN_NO_LEADER) {
+		via = &cluster->nodes[mine->leader].internal_ip.ip;
+	} else {
+		return false;
+	}
+	if (!f->node->n_pod_cidrs)
+		return true; /* never a member */
+	gather_networks(f);
+	return distinct_networks(f) && networks_unshared(f, cluster, via) &&
+	       find_templates(f, c, via) && networks_as_expected(f, &c->plan);
+}
+
+static bool make_room(struct plan *plan, struct plan_peer *peer, size_t n)
+{
+	struct route *routes = realloc(plan->routes, (plan->n_routes + n + 1) * sizeof(*routes));
+	struct cidr *allowed;
+
+	if (!routes)
+		return false;
+	plan->routes = routes;
+	if (!peer)
+		return true;
+	allowed = realloc(peer->allowed_ips, (peer->n_allowed_ips + n + 1) * sizeof(*allowed));
+	if (!allowed)
+		return false;
+	peer->allowed_ips = allowed;
+	return true;
+}
+
+static void add_network(struct plan *plan, struct flip *f, const struct cidr *net)
+{
+	struct route r = f->templates[net->ip.family == AF_INET6];
+	size_t i = route_index(plan, net);
+
+	r.dst = *net;
+	memmove(&plan->routes[i + 1], &plan->routes[i], (plan->n_routes++ - i) * sizeof(r));
+	plan->routes[i] = r;
+	if (f->peer) {
+		struct plan_peer *p = f->peer;
+
+		i = allowed_index(p, net);
+		memmove(&p->allowed_ips[i + 1], &p->allowed_ips[i],
+			(p->n_allowed_ips++ - i) * sizeof(*net));
+		p->allowed_ips[i] = *net;
+	}
+}
+
+static void remove_network(struct plan *plan, struct flip *f, const struct cidr *net)
+{
+	size_t i = route_index(plan, net);
+
+	memmove(&plan->routes[i], &plan->routes[i + 1], (--plan->n_routes - i) * sizeof(*plan->routes));
+	if (f->peer) {
+		struct plan_peer *p = f->peer;
+
+		i = allowed_index(p, net);
+		memmove(&p->allowed_ips[i], &p->allowed_ips[i + 1],
+			(--p->n_allowed_ips - i) * sizeof(*net));
+	}
+}
+
+/* Node n turned Ready or NotReady; false (with the plan untouched) when
+ * that needs a recomputation. */
+static bool patch_readiness(struct topology_cache *c, const struct cluster *cluster, size_t n,
+			    bool *changed)
+{
+	struct flip f;
+
+	*changed = false;
+	if (!plan_flip(&f, c, cluster, n) || !make_room(&c->plan, f.peer, f.n_nets))
+		return false;
+	for (size_t i = 0; i < f.n_nets; i++)
+		(f.join ? add_network : remove_network)(&c->plan, &f, &f.nets[i]);
+	if (f.n_nets) {
+		f.seg->n_members = f.join ? f.seg->n_members + 1 : f.seg->n_members - 1;
+		*changed = true;
+	}
+	return true;
+}
+
 /* ---- Recomputing --------------------------------------------------------- */
 
 /* Keeps what patching needs of the computation t: it takes t's arrays. */
@@ -355,6 +724,7 @@ int topology_cache_update(struct topology_cache *c, const struct cluster *cluste
 {
 	struct node_digest *d = malloc((cluster->n_nodes + 1) * sizeof(*d));
 	uint64_t peers = peers_digest(cluster);
+	size_t flipped;
 
 	if (!d) {
 		forget(c);
@@ -363,8 +733,11 @@ int topology_cache_update(struct topology_cache *c, const struct cluster *cluste
 	for (size_t i = 0; i < cluster->n_nodes; i++)
 		d[i] = (struct node_digest){ shape_digest(&cluster->nodes[i]),
 					     wireguard_digest(&cluster->nodes[i]),
-					     discovered_digest(cluster, &cluster->nodes[i]) };
-	if (patchable(c, cluster, self, opts, d, peers) && patch(c, cluster, d, changed)) {
+					     discovered_digest(cluster, &cluster->nodes[i]),
+					     shape_flags(&cluster->nodes[i]) };
+	if ((patchable(c, cluster, self, opts, d, peers) && patch(c, cluster, d, changed)) ||
+	    (readiness_patchable(c, cluster, self, opts, d, peers, &flipped) &&
+	     patch_readiness(c, cluster, flipped, changed))) {
 		c->stats.patched += *changed;
 		c->stats.unchanged += !*changed;
 	} else if (recompute(c, cluster, self, opts, changed, err) == 0) {
