@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "capture_stderr.h"
 #include "topology.h"
 
 #define MAX_NODES 24
@@ -867,27 +868,26 @@ static void test_plan_equal(void **state)
 	fixture_free(f);
 }
 
+struct rejection_log {
+	const struct plan *prev, *next;
+};
+
+static void log_rejections(void *arg)
+{
+	const struct rejection_log *r = arg;
+
+	plan_log_rejections(r->prev, r->next);
+}
+
 /* Lines plan_log_rejections(prev, next) writes to stderr. */
 static size_t logged_lines(const struct plan *prev, const struct plan *next, char *out, size_t len)
 {
-	FILE *capture = tmpfile();
-	int saved = dup(STDERR_FILENO);
-	size_t lines = 0, n;
+	struct rejection_log r = { prev, next };
+	size_t lines = 0;
 
-	assert_non_null(capture);
-	assert_true(saved >= 0);
-	fflush(stderr);
-	assert_true(dup2(fileno(capture), STDERR_FILENO) >= 0);
-	plan_log_rejections(prev, next);
-	fflush(stderr);
-	assert_true(dup2(saved, STDERR_FILENO) >= 0);
-	close(saved);
-	rewind(capture);
-	n = fread(out, 1, len - 1, capture);
-	out[n] = '\0';
-	fclose(capture);
-	for (size_t i = 0; i < n; i++)
-		lines += out[i] == '\n';
+	capture_stderr(log_rejections, &r, out, len);
+	for (const char *c = out; *c; c++)
+		lines += *c == '\n';
 	return lines;
 }
 
