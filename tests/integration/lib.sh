@@ -39,3 +39,15 @@ netns_add() {
 	on_exit "ip netns pids $1 | xargs -r kill -9; ip netns del $1"
 	ip -n "$1" link set lo up
 }
+
+# vm_results NAME RC CONSOLE ERR: prints the result lines of a hack/kernel-vm.sh
+# run; when the VM could not run at all (exit 125), reports SKIP and exits.
+vm_results() {
+	local name=$1 rc=$2 console=$3 err=$4
+	# The console may put terminal escapes before a line: take the line's tail.
+	tr -d '\r' <"$console" | grep -oE '(PASS|FAIL|SKIP|REPORT): .*'
+	if [ "$rc" -eq 125 ]; then
+		skip "$name: the VM could not run ($(tail -1 "$err"))"
+		exit 0
+	fi
+}

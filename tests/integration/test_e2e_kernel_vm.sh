@@ -168,11 +168,7 @@ GUEST
 	--file "$api/node-vm-b.kubeconfig:/kc/node-vm-b.kubeconfig" \
 	"$work/guest.sh" >"$work/console.log" 2>"$work/vm.err"
 rc=$?
-tr -d '\r' <"$work/console.log" | grep -oE '(PASS|FAIL|SKIP|REPORT): .*'
-if [ "$rc" -eq 125 ]; then
-	skip "e2e kernel VM: the VM could not run ($(tail -1 "$work/vm.err"))"
-	exit 0
-fi
+vm_results "e2e kernel VM" "$rc" "$work/console.log" "$work/vm.err"
 if tr -d '\r' <"$work/console.log" | grep -q '^FAIL: '; then
 	echo "console tail:"
 	tr -d '\r' <"$work/console.log" | tail -40

@@ -125,12 +125,7 @@ GUEST
 	--bin "$WGCTL" --bin /usr/sbin/ip:/usr/sbin/ip --bin "$(command -v wg)" \
 	"$work/guest.sh" >"$work/console.log" 2>"$work/vm.err"
 rc=$?
-# The console may put terminal escapes before a line: take the line's tail.
-tr -d '\r' <"$work/console.log" | grep -oE '(PASS|FAIL|SKIP|REPORT): .*'
-if [ "$rc" -eq 125 ]; then
-	skip "kernel_vm: the VM could not run ($(tail -1 "$work/vm.err"))"
-	exit 0
-fi
+vm_results kernel_vm "$rc" "$work/console.log" "$work/vm.err"
 if ! tr -d '\r' <"$work/console.log" | grep -q 'KERNEL-VM-RESULT'; then
 	fail "kernel_vm: the VM reported no result (rc $rc); console tail:"
 	tr -d '\r' <"$work/console.log" | tail -30
