@@ -55,6 +55,15 @@ ip netns exec "$P-node" env -i PATH="$PATH" N="$N" W="$W" P="$P" T="$TIMER" bash
 		call skein DEL b$i $P-pod-skein
 		call ptp DEL b$i $P-pod-ref
 	done' >"$W/times" || { echo "bench_cni: a plugin failed"; exit 1; }
+# The floors no plugin can go below here, measured now: the kernel's veth
+# deletion alone (bench/veth_floor.c), and the peak RSS of an empty
+# dynamically linked C program (skein links glibc, libmnl and jansson
+# dynamically: Debian ships no static libmnl).
+read -r FLOOR_DEL _ < <(ip netns exec "$P-node" build/bench/veth_floor "/var/run/netns/$P-pod-skein" "$N") ||
+	{ echo "bench_cni: veth_floor failed"; exit 1; }
+printf 'int main(void) { return 0; }\n' >"$W/empty.c"
+${CC:-cc} -O2 -o "$W/empty" "$W/empty.c" || { echo "bench_cni: cannot build $W/empty"; exit 1; }
+RSS_EMPTY=$("$TIMER" "$W/skein.json" "$W/empty" | awk '{ print $2 }')
 RSS_SKEIN_MAX=$(awk '$1 == "skein" && $4 > m { m = $4 } END { print m }' "$W/times")
 RSS_REF_MAX=$(awk '$1 == "ptp" && $4 > m { m = $4 } END { print m }' "$W/times")
 
@@ -69,9 +78,13 @@ for key in "skein ADD" "ptp ADD" "skein DEL" "ptp DEL"; do
 done
 awk -v sa="$(pct "skein ADD" 0.5)" -v sd="$(pct "skein DEL" 0.5)" \
     -v ra="$(pct "ptp ADD" 0.5)" -v rd="$(pct "ptp DEL" 0.5)" \
-    -v rs="$RSS_SKEIN_MAX" -v rr="$RSS_REF_MAX" -v n="$N" 'BEGIN {
+    -v rs="$RSS_SKEIN_MAX" -v rr="$RSS_REF_MAX" -v n="$N" -v fd="$FLOOR_DEL" -v re="$RSS_EMPTY" 'BEGIN {
 	printf "ADD: skein %.2f ms, ptp+host-local %.2f ms: %.1fx faster\n", sa / 1000, ra / 1000, ra / sa
 	printf "DEL: skein %.2f ms, ptp+host-local %.2f ms: %.1fx faster\n", sd / 1000, rd / 1000, rd / sd
 	printf "ADD+DEL median over %d rounds: %.1fx faster (target >= 10x)\n", n, (ra + rd) / (sa + sd)
 	printf "peak RSS: skein %d KiB, ptp+host-local %d KiB: %.2f of the reference (target <= 0.10)\n", rs, rr, rs / rr
+	printf "floor: the kernel alone deletes a veth pair in %.2f ms (median, one RTM_DELLINK):\n", fd / 1000
+	printf "  a plugin that removes the veth before DEL returns is at best %.1fx faster than\n", (ra + rd) / (sa + fd)
+	printf "  the reference with skein'"'"'s ADD, %.1fx with an ADD that costs nothing\n", (ra + rd) / fd
+	printf "floor: an empty dynamically linked C program peaks at %d KiB: %.2f of the reference\n", re, re / rr
 }'
