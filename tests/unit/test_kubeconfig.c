@@ -10,31 +10,15 @@
 #include <unistd.h>
 
 #include "kubeconfig.h"
+#include "scratch_dir.h"
 
-static char dir[] = "/tmp/skein-kubeconfig-XXXXXX";
-
-static int make_dir(void **state)
-{
-	(void)state;
-	return mkdtemp(dir) ? 0 : -1;
-}
-
-static int remove_dir(void **state)
-{
-	char cmd[128];
-
-	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	return system(cmd) == 0 ? 0 : -1;
-}
-
-/* Writes text to dir/name and returns the path (static buffer). */
+/* Writes text to scratch_dir/name and returns the path (static buffer). */
 static const char *write_file(const char *name, const char *text)
 {
 	static char path[256];
 	FILE *f;
 
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	scratch_path(path, sizeof(path), name);
 	f = fopen(path, "w");
 	assert_non_null(f);
 	fputs(text, f);
@@ -61,10 +45,10 @@ static void test_yaml_files_relative_to_kubeconfig(void **state)
 	(void)state;
 	assert_int_equal(kube_config_from_file(path, &c, &err), 0);
 	assert_string_equal(c.server, "https://10.0.0.1:6443");
-	snprintf(want, sizeof(want), "%s/pki/ca.crt", dir);
+	snprintf(want, sizeof(want), "%s/pki/ca.crt", scratch_dir);
 	assert_string_equal(c.ca_file, want);
 	assert_string_equal(c.cert_file, "/etc/u.crt");
-	snprintf(want, sizeof(want), "%s/u.key", dir);
+	snprintf(want, sizeof(want), "%s/u.key", scratch_dir);
 	assert_string_equal(c.key_file, want);
 	assert_string_equal(c.namespace, "skein");
 	assert_false(c.insecure);
@@ -141,7 +125,7 @@ static void test_in_cluster(void **state)
 	write_file("namespace", "kube-system\n");
 	setenv("KUBERNETES_SERVICE_HOST", "10.96.0.1", 1);
 	setenv("KUBERNETES_SERVICE_PORT", "443", 1);
-	assert_int_equal(kube_config_in_cluster(dir, &c, &err), 0);
+	assert_int_equal(kube_config_in_cluster(scratch_dir, &c, &err), 0);
 	assert_string_equal(c.server, "https://10.96.0.1:443");
 	assert_string_equal(c.namespace, "kube-system");
 	assert_non_null(strstr(c.ca_file, "/ca.crt"));
@@ -155,14 +139,14 @@ static void test_in_cluster(void **state)
 	kube_config_free(&c);
 
 	setenv("KUBERNETES_SERVICE_HOST", "fd00::1", 1);
-	assert_int_equal(kube_config_in_cluster(dir, &c, &err), 0);
+	assert_int_equal(kube_config_in_cluster(scratch_dir, &c, &err), 0);
 	assert_string_equal(c.server, "https://[fd00::1]:443");
 	kube_config_free(&c);
 
 	assert_int_equal(kube_config_in_cluster("/nonexistent-sa", &c, &err), -1);
 	assert_non_null(strstr(err.msg, "/nonexistent-sa/namespace"));
 	unsetenv("KUBERNETES_SERVICE_HOST");
-	assert_int_equal(kube_config_in_cluster(dir, &c, &err), -1);
+	assert_int_equal(kube_config_in_cluster(scratch_dir, &c, &err), -1);
 	assert_non_null(strstr(err.msg, "KUBERNETES_SERVICE_HOST"));
 }
 
@@ -285,5 +269,5 @@ int main(void)
 		cmocka_unit_test(test_malformed),
 	};
 
-	return cmocka_run_group_tests(tests, make_dir, remove_dir);
+	return cmocka_run_group_tests(tests, scratch_dir_make, scratch_dir_remove);
 }

@@ -25,30 +25,8 @@
 #include "keyfile.h"
 #include "netns.h"
 #include "wg_internal.h"
+#include "scratch_dir.h"
 
-static char dir[64];
-
-static int make_dir(void **state)
-{
-	(void)state;
-	snprintf(dir, sizeof(dir), "/tmp/skein-sec-XXXXXX");
-	return mkdtemp(dir) ? 0 : -1;
-}
-
-static int remove_dir(void **state)
-{
-	char cmd[128];
-
-	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	return system(cmd) == 0 ? 0 : -1;
-}
-
-static const char *in_dir(char *buf, size_t len, const char *name)
-{
-	snprintf(buf, len, "%s/%s", dir, name);
-	return buf;
-}
 
 static const char *env_vars[8][2];
 
@@ -140,14 +118,14 @@ static void test_netns_path_checked(void **state)
 	(void)state;
 	assert_int_equal(netns_open("proc/self/ns/net", &err), -EINVAL);
 	assert_non_null(strstr(err.msg, "not an absolute path"));
-	in_dir(path, sizeof(path), "plain-file");
+	scratch_path(path, sizeof(path), "plain-file");
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
 	assert_true(fd >= 0);
 	close(fd);
 	assert_int_equal(netns_open(path, &err), -EINVAL);
 	assert_non_null(strstr(err.msg, "not a namespace file"));
-	assert_int_equal(netns_open(dir, &err), -EINVAL);
-	in_dir(path, sizeof(path), "gone");
+	assert_int_equal(netns_open(scratch_dir, &err), -EINVAL);
+	scratch_path(path, sizeof(path), "gone");
 	assert_int_equal(netns_open(path, &err), -ENOENT);
 	fd = netns_open("/proc/self/ns/net", &err);
 	assert_true(fd >= 0);
@@ -164,8 +142,8 @@ static void test_state_not_written_through_symlinks(void **state)
 	struct stat st;
 
 	(void)state;
-	in_dir(data, sizeof(data), "data");
-	in_dir(target, sizeof(target), "elsewhere");
+	scratch_path(data, sizeof(data), "data");
+	scratch_path(target, sizeof(target), "elsewhere");
 	assert_int_equal(mkdir(data, 0700), 0);
 	assert_int_equal(mkdir(target, 0700), 0);
 	snprintf(link, sizeof(link), "%s/net", data);
@@ -215,18 +193,18 @@ static void test_key_file_private(void **state)
 	int fd;
 
 	(void)state;
-	in_dir(path, sizeof(path), "keys/private.key");
+	scratch_path(path, sizeof(path), "keys/private.key");
 	capture_stderr(load_key, &l, out, sizeof(out));
 	umask(old);
 	assert_int_equal(l.rc, 0);
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
-	in_dir(path, sizeof(path), "keys");
+	scratch_path(path, sizeof(path), "keys");
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0700);
 	assert_null(strstr(out, key_to_base64(&l.key, b64)));
 
-	in_dir(path, sizeof(path), "keys/loose.key");
+	scratch_path(path, sizeof(path), "keys/loose.key");
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, key_text, strlen(key_text)), (ssize_t)strlen(key_text));
@@ -275,5 +253,5 @@ int main(void)
 		cmocka_unit_test(test_uapi_error_hides_secrets),
 	};
 
-	return cmocka_run_group_tests(tests, make_dir, remove_dir);
+	return cmocka_run_group_tests(tests, scratch_dir_make, scratch_dir_remove);
 }

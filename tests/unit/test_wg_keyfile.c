@@ -14,29 +14,7 @@
 
 #include "key.h"
 #include "keyfile.h"
-
-static char dir[64];
-
-static int make_dir(void **state)
-{
-	(void)state;
-	strcpy(dir, "/tmp/skein-keyfile-XXXXXX");
-	return mkdtemp(dir) ? 0 : -1;
-}
-
-static int remove_dir(void **state)
-{
-	char cmd[128];
-
-	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	return system(cmd) == 0 ? 0 : -1;
-}
-
-static void path_in_dir(char *buf, size_t len, const char *name)
-{
-	snprintf(buf, len, "%s/%s", dir, name);
-}
+#include "scratch_dir.h"
 
 static void write_file(const char *path, const char *text, mode_t mode)
 {
@@ -58,13 +36,13 @@ static void test_create_then_load(void **state)
 	FILE *f;
 
 	(void)state;
-	path_in_dir(path, sizeof(path), "sub/dir/private.key");
+	scratch_path(path, sizeof(path), "sub/dir/private.key");
 	assert_int_equal(keyfile_load_or_create(path, &k1, &created, &err), 0);
 	assert_true(created);
 	assert_false(key_is_zero(&k1));
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
-	path_in_dir(text, sizeof(text), "sub/dir");
+	scratch_path(text, sizeof(text), "sub/dir");
 	assert_int_equal(stat(text, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0700);
 	/* The file holds the key as wg genkey prints it, and nothing else. */
@@ -92,7 +70,7 @@ static void test_readable_file_fixed(void **state)
 	bool created;
 
 	(void)state;
-	path_in_dir(path, sizeof(path), "loose.key");
+	scratch_path(path, sizeof(path), "loose.key");
 	write_file(path, "yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=\n", 0644);
 	assert_int_equal(keyfile_load_or_create(path, &k, &created, &err), 0);
 	assert_false(created);
@@ -108,20 +86,20 @@ static void test_bad_files(void **state)
 	bool created;
 
 	(void)state;
-	path_in_dir(path, sizeof(path), "garbage.key");
+	scratch_path(path, sizeof(path), "garbage.key");
 	write_file(path, "this is not a key, it is a secret\n", 0600);
 	assert_int_equal(keyfile_load_or_create(path, &k, &created, &err), -1);
 	assert_non_null(strstr(err.msg, "not a base64 WireGuard key"));
 	assert_null(strstr(err.msg, "secret")); /* the content is never echoed */
 
-	path_in_dir(target, sizeof(target), "real.key");
+	scratch_path(target, sizeof(target), "real.key");
 	write_file(target, "yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=\n", 0600);
-	path_in_dir(path, sizeof(path), "link.key");
+	scratch_path(path, sizeof(path), "link.key");
 	assert_int_equal(symlink(target, path), 0);
 	assert_int_equal(keyfile_load_or_create(path, &k, &created, &err), -1);
 	assert_non_null(strstr(err.msg, "symbolic link"));
 
-	path_in_dir(path, sizeof(path), "adir.key");
+	scratch_path(path, sizeof(path), "adir.key");
 	assert_int_equal(mkdir(path, 0700), 0);
 	assert_int_equal(keyfile_load_or_create(path, &k, &created, &err), -1);
 	assert_non_null(strstr(err.msg, "not a regular file"));
@@ -135,5 +113,5 @@ int main(void)
 		cmocka_unit_test(test_bad_files),
 	};
 
-	return cmocka_run_group_tests(tests, make_dir, remove_dir);
+	return cmocka_run_group_tests(tests, scratch_dir_make, scratch_dir_remove);
 }
