@@ -17,10 +17,12 @@ SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-r
 
 # A binary is built once its directory has a main.c.
 BINS     := $(if $(wildcard cni-plugin/main.c),bin/skein) \
+            $(if $(wildcard cni-launcher/main.c),bin/skein-launcher) \
             $(if $(wildcard node-agent/main.c),bin/skein-agent) \
             $(if $(wildcard skeinctl/main.c),bin/skeinctl)
 LIB_SRC  := $(wildcard lib/*.c)
 CNI_SRC  := $(wildcard cni-plugin/*.c)
+LAUNCHER_SRC := $(wildcard cni-launcher/*.c)
 AGENT_SRC := $(wildcard node-agent/*.c)
 CTL_SRC  := $(wildcard skeinctl/*.c)
 TEST_SRC := $(wildcard tests/unit/test_*.c)
@@ -29,8 +31,13 @@ NONMAIN_SRC := $(LIB_SRC) $(filter-out %/main.c,$(CNI_SRC) $(AGENT_SRC) $(CTL_SR
 obj      = $(patsubst %.c,build/obj/%.o,$(1))
 sanobj   = $(patsubst %.c,build/san/%.o,$(1))
 
+VERSION  := $(shell sed -n 's/^\#define SKEIN_VERSION "\(.*\)"$$/\1/p' lib/version.h)
+# The plugin as the host gets it (docs/cni.md#on-the-host): the launcher
+# and the versioned bundle, which skein-agent --install-cni copies.
+CNI_STAGE := build/cni
+
 .PHONY: all test check unit bench demo fuzz fuzz-build soak clean install-deps image
-all: $(BINS)
+all: $(BINS) $(if $(LAUNCHER_SRC),$(CNI_STAGE)/skein)
 
 build/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -51,6 +58,22 @@ build/libskein-san.a: $(call sanobj,$(NONMAIN_SRC))
 bin/skein: $(call obj,$(CNI_SRC)) build/libskein.a
 	@mkdir -p bin
 	$(CC) $(CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(DEPLIBS)
+
+# The launcher is static (libc.a, from libc6-dev) so that it needs nothing
+# from the host; it is told the bundled loader's name at build time.
+build/gen/cni_loader.h: bin/skein hack/cni-bundle.sh
+	@mkdir -p $(dir $@)
+	hack/cni-bundle.sh loader-header bin/skein $@
+
+$(call obj,$(LAUNCHER_SRC)): build/gen/cni_loader.h
+$(call obj,$(LAUNCHER_SRC)): ALL_CFLAGS += -Ibuild/gen
+
+bin/skein-launcher: $(call obj,$(LAUNCHER_SRC)) build/libskein.a
+	@mkdir -p bin
+	$(CC) $(CFLAGS) $(ALL_LDFLAGS) -static -o $@ $^
+
+$(CNI_STAGE)/skein: bin/skein bin/skein-launcher hack/cni-bundle.sh lib/version.h
+	hack/cni-bundle.sh stage bin/skein bin/skein-launcher $(VERSION) $(CNI_STAGE)
 
 bin/skein-agent: $(call obj,$(AGENT_SRC)) build/libskein.a
 	@mkdir -p bin
