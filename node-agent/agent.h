@@ -25,6 +25,8 @@ struct agent_options {
 	const char *model_dump;         /* write the model as JSON here on change */
 	enum log_level log_level;
 	long resync_ms;
+	const char *install_cni;        /* --install-cni: install the plugin here, exit */
+	const char *install_cni_from;   /* the tree it is copied from */
 	struct node_options node;       /* how the node is programmed (reconcile.h) */
 };
 

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "install_cni.h"
 #include "reconcile.h"
 #include "version.h"
 
@@ -45,6 +46,12 @@ int main(int argc, char **argv)
 		return rc < 0 ? 2 : 0;
 	}
 	log_init("skein-agent", opts.log_level);
+	if (opts.install_cni) {
+		if (cni_install(opts.install_cni_from, opts.install_cni, SKEIN_VERSION, &err) == 0)
+			return 0;
+		log_error("--install-cni: %s", err.msg);
+		return 1;
+	}
 	srandom((unsigned)time(NULL) ^ (unsigned)getpid());
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "install_cni.h"
 #include "version.h"
 
 #define DEFAULT_RESYNC_MS 30000
@@ -19,6 +20,8 @@ static const char usage[] =
 	"  --model-dump FILE     write the cluster model as JSON to FILE after each change\n"
 	"  --resync SECONDS      reconcile at least this often (default 30)\n"
 	"  --log-level LEVEL     debug, info, warn or error (default info)\n"
+	"  --install-cni DIR     install the CNI plugin into the CNI bin dir DIR and exit\n"
+	"  --install-cni-from DIR  the plugin's tree to install (default " CNI_INSTALL_FROM_DEFAULT ")\n"
 	"  --version             print the version and exit\n"
 	"  --help                print this help and exit\n";
 
@@ -56,13 +59,16 @@ static int parse_resync(const char *s, long *ms, struct error *err)
 
 int agent_options_parse(int argc, char **argv, struct agent_options *o, struct error *err)
 {
-	enum { OPT_KUBECONFIG = 256, OPT_HOSTNAME, OPT_DUMP, OPT_RESYNC, OPT_LOG, OPT_VERSION, OPT_HELP };
+	enum { OPT_KUBECONFIG = 256, OPT_HOSTNAME, OPT_DUMP, OPT_RESYNC, OPT_LOG, OPT_INSTALL_CNI,
+	       OPT_INSTALL_CNI_FROM, OPT_VERSION, OPT_HELP };
 	static const struct option opts[] = {
 		{ "kubeconfig", required_argument, NULL, OPT_KUBECONFIG },
 		{ "hostname", required_argument, NULL, OPT_HOSTNAME },
 		{ "model-dump", required_argument, NULL, OPT_DUMP },
 		{ "resync", required_argument, NULL, OPT_RESYNC },
 		{ "log-level", required_argument, NULL, OPT_LOG },
+		{ "install-cni", required_argument, NULL, OPT_INSTALL_CNI },
+		{ "install-cni-from", required_argument, NULL, OPT_INSTALL_CNI_FROM },
 		{ "version", no_argument, NULL, OPT_VERSION },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ NULL, 0, NULL, 0 },
@@ -73,6 +79,7 @@ int agent_options_parse(int argc, char **argv, struct agent_options *o, struct e
 	memset(o, 0, sizeof(*o));
 	o->log_level = LOG_LVL_INFO;
 	o->resync_ms = DEFAULT_RESYNC_MS;
+	o->install_cni_from = CNI_INSTALL_FROM_DEFAULT;
 	if (node_options_default(&o->node) < 0)
 		return error_set(err, "node options: bad defaults");
 	/* The node's flags (node_options.h), then ours with the terminator. */
@@ -93,6 +100,8 @@ int agent_options_parse(int argc, char **argv, struct agent_options *o, struct e
 				return -1;
 			break;
 		case OPT_DUMP: o->model_dump = optarg; break;
+		case OPT_INSTALL_CNI: o->install_cni = optarg; break;
+		case OPT_INSTALL_CNI_FROM: o->install_cni_from = optarg; break;
 		case OPT_RESYNC:
 			if (parse_resync(optarg, &o->resync_ms, err) < 0)
 				return -1;
