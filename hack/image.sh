@@ -10,7 +10,8 @@
 # scratch: Containerfile.scratch, for machines that reach no image registry
 #          (like the CI machines, which reach only Debian's apt mirror): the
 #          binaries built here by `make`, the shared libraries `ldd` lists for
-#          them, the dynamic loader, wireguard-go and install(1), FROM scratch.
+#          them, the dynamic loader, wireguard-go and the CNI plugin's host
+#          tree (build/cni, for skein-agent --install-cni), FROM scratch.
 # The default is debian when a debian:12-slim image is present locally,
 # else scratch. WIREGUARD_GO=no leaves wireguard-go out (tag VERSION-kernel:
 # for nodes whose kernel has WireGuard; the manifests' userspace variant
@@ -35,7 +36,7 @@ fi
 
 # rootfs DIR: the scratch image's files.
 stage_rootfs() {
-	local dir=$1 bins=("$ROOT/bin/skein" "$ROOT/bin/skein-agent" "$ROOT/bin/skeinctl" /usr/bin/install)
+	local dir=$1 bins=("$ROOT/bin/skein" "$ROOT/bin/skein-agent" "$ROOT/bin/skeinctl")
 	[ "$WIREGUARD_GO" = yes ] && bins+=("$(command -v wireguard-go)")
 	rm -rf "$dir" && mkdir -p "$dir/usr/local/bin" "$dir/etc" "$dir/tmp" "$dir/var/lib/skein" \
 		"$dir/run/wireguard" "$dir/opt/cni/bin" "$dir/etc/cni/net.d"
@@ -49,6 +50,10 @@ stage_rootfs() {
 			cp -L "$lib" "$dir$lib"
 		done
 	done
+	# The launcher and bundle the init container installs on the host.
+	[ -x "$ROOT/build/cni/skein" ] || { echo "image: $ROOT/build/cni missing (run make)" >&2; exit 1; }
+	mkdir -p "$dir/usr/local/lib/skein"
+	cp -a "$ROOT/build/cni" "$dir/usr/local/lib/skein/cni"
 	[ -e "$dir/lib64" ] || [ ! -d "$dir/usr/lib64" ] || ln -s usr/lib64 "$dir/lib64"
 	echo 'hosts: files dns' >"$dir/etc/nsswitch.conf"
 	echo 'root:x:0:0:root:/:/nonexistent' >"$dir/etc/passwd"

@@ -40,13 +40,16 @@ else
 	RUNNER=buildah
 	report "image: containers run with buildah run --isolation chroot (podman run: $(head -1 "$D/podman.err" 2>/dev/null))"
 fi
-in_image() { # [-e VAR=VALUE] IMAGE CMD...
-	local env=() c rc image
-	[ "$1" = -e ] && { env=(--env "$2"); shift 2; }
+in_image() { # [-e VAR=VALUE] [-v HOST-DIR:DIR] IMAGE CMD...
+	local opts=() c rc image
+	while [ "$1" = -e ] || [ "$1" = -v ]; do
+		case $1 in -e) opts+=(--env "$2") ;; -v) opts+=(--volume "$2") ;; esac
+		shift 2
+	done
 	image=$1; shift
-	if [ "$RUNNER" = podman ]; then podman run --rm --network=none "${env[@]}" "$image" "$@"; return; fi
+	if [ "$RUNNER" = podman ]; then podman run --rm --network=none "${opts[@]}" "$image" "$@"; return; fi
 	c=$(buildah from "$image") || return 1
-	buildah run --isolation chroot "${env[@]}" "$c" -- "$@"; rc=$?
+	buildah run --isolation chroot "${opts[@]}" "$c" -- "$@"; rc=$?
 	buildah rm "$c" >/dev/null
 	return $rc
 }
@@ -57,8 +60,14 @@ check "the CNI plugin answers VERSION inside the image" \
 	grep -q supportedVersions <<<"$(in_image -e CNI_COMMAND=VERSION "$IMAGE" skein 2>&1)"
 check "wireguard-go is in the image (the userspace DaemonSet's sidecar)" \
 	grep -q "wireguard-go v" <<<"$(in_image "$IMAGE" wireguard-go --version)"
-check "install(1) is in the image (the init container copies the plugin with it)" \
-	grep -q "^install (GNU coreutils)" <<<"$(in_image "$IMAGE" install --version)"
+# The init container's job: the image installs the plugin into a host
+# directory, where it then runs with no library but its bundle's (a chroot
+# whose root holds only the CNI bin dir).
+mkdir -p "$D/host/opt/cni/bin"
+check "the image installs the CNI plugin (skein-agent --install-cni, as the init container)" \
+	in_image -v "$D/host/opt/cni/bin:/host/opt/cni/bin" "$IMAGE" skein-agent --install-cni=/host/opt/cni/bin
+check "...which answers VERSION in a chroot holding nothing else" \
+	[ "$(env -i CNI_COMMAND=VERSION "$(command -v chroot)" "$D/host" /opt/cni/bin/skein | jq -r .cniVersion)" = 1.1.0 ]
 size=$( (podman image inspect --format '{{.Size}}' "$IMAGE" 2>/dev/null || buildah inspect --format '{{.Size}}' "$IMAGE") | head -1)
 report "image: $IMAGE is $((size / 1024 / 1024)) MiB"
 

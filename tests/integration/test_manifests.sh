@@ -199,9 +199,11 @@ def check_daemonset(label, ds, wireguard):
     init = spec.get("initContainers", [])
     installer = next((c for c in init if c["name"] == "install-cni"), {})
     cmd = installer.get("command", [])
-    target, _ = host_dir(installer, cmd[-1] if cmd else "")
-    check(label + ": the init container installs skein into the host's /opt/cni/bin",
-          target == "/opt/cni/bin/skein", cmd)
+    dest = next((a.split("=", 1)[1] for a in cmd if a.startswith("--install-cni=")), "")
+    target, mount = host_dir(installer, dest)
+    check(label + ": the init container runs skein-agent --install-cni into the host's /opt/cni/bin, writable",
+          cmd[:1] == ["skein-agent"] and len(cmd) == 2 and target == "/opt/cni/bin" and
+          mount is not None and not mount.get("readOnly"), cmd)
     mounted = {v for c in init + spec.get("containers", []) for v in
                (m["name"] for m in c.get("volumeMounts", []))}
     check(label + ": every volume is mounted, no other host paths",
@@ -320,6 +322,14 @@ print(json.dumps(next(o for o in json.load(open(sys.argv[1])) if o["kind"] == "D
 			pass "skein-agent accepts the args of $(basename "$ds" .json): ${args[*]}"
 		else
 			fail "skein-agent accepts the args of $(basename "$ds" .json): $out"
+		fi
+		# The init container's flags, checked by getopt the same way (the
+		# final --version exits before anything is installed).
+		mapfile -t args < <(jq_py "$ds" '"\n".join(next(c for c in d["spec"]["template"]["spec"]["initContainers"] if c["name"] == "install-cni")["command"][1:])')
+		if out=$("$BIN/skein-agent" "${args[@]}" --version 2>&1) && [ -n "$out" ]; then
+			pass "skein-agent accepts the install-cni args of $(basename "$ds" .json): ${args[*]}"
+		else
+			fail "skein-agent accepts the install-cni args of $(basename "$ds" .json): $out"
 		fi
 	done
 else
