@@ -8,14 +8,20 @@
 # The timing loop runs inside one `ip netns exec` of a node namespace, so
 # the cost of entering it is not counted. Targets: median ADD+DEL at least
 # 10x faster, peak RSS at most a tenth of the reference's.
+# BENCH_CNI_SKEIN=PATH runs that plugin instead of bin/skein: the launcher as
+# installed on hosts (skein-agent --install-cni=DIR --install-cni-from=build/cni,
+# then BENCH_CNI_SKEIN=DIR/skein), to measure what the launcher adds.
 set -u
+SKEIN=${BENCH_CNI_SKEIN:+$(realpath -s "$BENCH_CNI_SKEIN")}
 cd "$(dirname "$0")/.." || exit 1
 N=${BENCH_CNI_ITER:-100}
 REF=/usr/lib/cni
+SKEIN=${SKEIN:-$PWD/bin/skein}
 if [ "$(id -u)" -ne 0 ]; then echo "bench_cni: skipped, needs root"; exit 0; fi
-if [ ! -x bin/skein ] || [ ! -x $REF/ptp ] || [ ! -x $REF/host-local ]; then
-	echo "bench_cni: skipped, needs bin/skein and $REF/ptp, host-local"; exit 0
+if [ ! -x "$SKEIN" ] || [ ! -x $REF/ptp ] || [ ! -x $REF/host-local ]; then
+	echo "bench_cni: skipped, needs $SKEIN and $REF/ptp, host-local"; exit 0
 fi
+echo "bench_cni: skein is $SKEIN"
 
 P=skbench$$
 W=$(mktemp -d /tmp/skein-bench-cni.XXXXXX)
@@ -28,7 +34,7 @@ trap 'exit 130' INT TERM
 for ns in node pod-skein pod-ref; do ip netns add "$P-$ns" || exit 1; done
 ip -n "$P-node" link set lo up
 mkdir -p "$W/bin"
-ln -s "$PWD/bin/skein" "$W/bin/skein"
+ln -s "$SKEIN" "$W/bin/skein"
 ln -s $REF/ptp $REF/host-local "$W/bin/"
 TIMER=$W/cni_time
 ${CC:-cc} -O2 -static -o "$TIMER" bench/cni_time.c || { echo "bench_cni: cannot build $TIMER"; exit 1; }
