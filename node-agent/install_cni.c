@@ -82,53 +82,59 @@ static int sync_dir(const struct dir *d, struct error *err)
 	return fsync(d->fd) < 0 ? error_set(err, "%s: fsync: %s", d->path, strerror(errno)) : 0;
 }
 
-/* Removes parent/name, a directory of files (a bundle), if it exists. */
-static int remove_bundle_dir(const struct dir *parent, const char *name, struct error *err)
+/* Calls fn for every entry of d but "." and "..", until one fails. */
+typedef int (*entry_fn)(const struct dir *d, const char *name, void *ctx, struct error *err);
+static int for_each_entry(const struct dir *d, entry_fn fn, void *ctx, struct error *err)
 {
-	int fd = openat(parent->fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	struct dirent *e;
-	DIR *dir;
-
-	if (fd < 0 && errno == ENOENT)
-		return 0;
-	if (fd < 0 || !(dir = fdopendir(fd))) {
-		error_set(err, "%s/%s: %s", parent->path, name, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	while ((e = readdir(dir))) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		if (unlinkat(fd, e->d_name, 0) < 0) {
-			error_set(err, "%s/%s/%s: %s", parent->path, name, e->d_name, strerror(errno));
-			closedir(dir);
-			return -1;
-		}
-	}
-	closedir(dir);
-	if (unlinkat(parent->fd, name, AT_REMOVEDIR) < 0)
-		return error_set(err, "%s/%s: %s", parent->path, name, strerror(errno));
-	return 0;
-}
-
-static int copy_files(const struct dir *src, const struct dir *dst, struct error *err)
-{
-	int fd = dup(src->fd), rc = 0;
+	int fd = dup(d->fd), rc = 0;
 	DIR *list = fd >= 0 ? fdopendir(fd) : NULL;
 	struct dirent *e;
 
 	if (!list) {
 		if (fd >= 0)
 			close(fd);
-		return error_set(err, "%s: %s", src->path, strerror(errno));
+		return error_set(err, "%s: %s", d->path, strerror(errno));
 	}
+	rewinddir(list); /* the duplicate shares d's offset */
 	while (rc == 0 && (e = readdir(list))) {
 		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
-			rc = copy_file(src, e->d_name, dst, e->d_name, err);
+			rc = fn(d, e->d_name, ctx, err);
 	}
 	closedir(list);
 	return rc;
+}
+
+static int unlink_entry(const struct dir *d, const char *name, void *ctx, struct error *err)
+{
+	(void)ctx;
+	if (unlinkat(d->fd, name, 0) < 0)
+		return error_set(err, "%s/%s: %s", d->path, name, strerror(errno));
+	return 0;
+}
+
+/* Removes parent/name, a directory of files (a bundle), if it exists. */
+static int remove_bundle_dir(const struct dir *parent, const char *name, struct error *err)
+{
+	char path[PATH_MAX];
+	struct dir d;
+	int rc;
+
+	if (cni_path_join(path, sizeof(path), parent->path, name) < 0)
+		return error_set(err, "%s: path too long", parent->path);
+	d.path = path;
+	d.fd = openat(parent->fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (d.fd < 0)
+		return errno == ENOENT ? 0 : error_set(err, "%s: %s", path, strerror(errno));
+	rc = for_each_entry(&d, unlink_entry, NULL, err);
+	close(d.fd);
+	if (rc == 0 && unlinkat(parent->fd, name, AT_REMOVEDIR) < 0)
+		rc = error_set(err, "%s: %s", path, strerror(errno));
+	return rc;
+}
+
+static int copy_entry(const struct dir *src, const char *name, void *dst, struct error *err)
+{
+	return copy_file(src, name, dst, name, err);
 }
 
 /* Copies every file of from/name into a new to/tmp, fsynced. */
@@ -150,7 +156,8 @@ static int copy_bundle(const struct dir *from, const char *name, const struct di
 		error_set(err, "%s: %s", dst_path, strerror(errno));
 		goto done;
 	}
-	if (open_dir(&dst, to->fd, tmp, dst_path, err) == 0 && copy_files(&src, &dst, err) == 0)
+	if (open_dir(&dst, to->fd, tmp, dst_path, err) == 0 &&
+	    for_each_entry(&src, copy_entry, &dst, err) == 0)
 		rc = sync_dir(&dst, err);
 done:
 	close(src.fd);
@@ -188,30 +195,19 @@ static int install_launcher(const struct dir *from, const struct dir *to, struct
 
 /* The launcher no longer runs them; one that started before it was
  * replaced and has not reached its exec yet is the (tiny) exception. */
-static void remove_other_bundles(const struct dir *to, const char *version)
+static int remove_if_other_bundle(const struct dir *to, const char *name, void *version,
+				  struct error *err)
 {
-	int fd = dup(to->fd);
-	DIR *list = fd >= 0 ? fdopendir(fd) : NULL;
-	struct error err;
-	struct dirent *e;
 	struct stat st;
 
-	if (!list) {
-		log_warn("%s: cannot list old bundles: %s", to->path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return;
-	}
-	while ((e = readdir(list))) {
-		if (!cni_bundle_is_other_version(e->d_name, version) ||
-		    fstatat(to->fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
-			continue;
-		if (remove_bundle_dir(to, e->d_name, &err) < 0)
-			log_warn("cannot remove the old bundle: %s", err.msg);
-		else
-			log_info("removed the old bundle %s/%s", to->path, e->d_name);
-	}
-	closedir(list);
+	if (!cni_bundle_is_other_version(name, version) ||
+	    fstatat(to->fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
+		return 0;
+	if (remove_bundle_dir(to, name, err) < 0)
+		log_warn("cannot remove the old bundle: %s", err->msg);
+	else
+		log_info("removed the old bundle %s/%s", to->path, name);
+	return 0;
 }
 
 int cni_install(const char *from_path, const char *to_path, const char *version, struct error *err)
@@ -230,7 +226,8 @@ int cni_install(const char *from_path, const char *to_path, const char *version,
 	    place_bundle(&to, tmp, name, err) == 0 && sync_dir(&to, err) == 0 &&
 	    install_launcher(&from, &to, err) == 0) {
 		log_info("installed %s/%s and %s/%s", to_path, CNI_BUNDLE_PLUGIN, to_path, name);
-		remove_other_bundles(&to, version);
+		if (for_each_entry(&to, remove_if_other_bundle, (void *)version, err) < 0)
+			log_warn("cannot list old bundles: %s", err->msg);
 		rc = 0;
 	}
 	close(from.fd);
