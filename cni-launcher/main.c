@@ -33,8 +33,9 @@ static int fail(const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	fprintf(stderr, "skein: %s\n", msg);
-	if (cni_error_json(json, sizeof(json), CNI_BUNDLE_ERR_CODE, msg) == 0)
-		write_all(STDOUT_FILENO, json, strlen(json));
+	if (cni_error_json(json, sizeof(json), CNI_BUNDLE_ERR_CODE, msg) < 0 ||
+	    write_all(STDOUT_FILENO, json, strlen(json)) < 0)
+		fputs("skein: cannot print the CNI error object\n", stderr);
 	return 1;
 }
 
@@ -43,10 +44,10 @@ static int fail(const char *fmt, ...)
 static int find_own_dir(char *dir, size_t size)
 {
 	char exe[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe));
 	const char *path = exe;
 
-	if (n > 0) {
+	if (n > 0 && (size_t)n < sizeof(exe)) {
 		exe[n] = '\0';
 	} else {
 		path = (const char *)getauxval(AT_EXECFN);
