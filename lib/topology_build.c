@@ -140,15 +140,23 @@ static struct plan_peer *peer_at(const struct topo *t, size_t i)
 	return &((struct plan_peer *)t->peers.items)[i];
 }
 
-/* prefix + name into a plan_peer name (snprintf costs more than the rest
- * of a peer). */
+/* A model name into room for MODEL_NAME_MAX + 1 bytes (snprintf costs more
+ * than the rest of a peer or segment). */
+static void copy_name(char *out, const char *name)
+{
+	size_t n = strnlen(name, MODEL_NAME_MAX);
+
+	memcpy(out, name, n);
+	out[n] = '\0';
+}
+
+/* prefix + name into a plan peer's or segment's name. */
 static void join_name(char out[MODEL_NAME_MAX + 16], const char *prefix, const char *name)
 {
-	size_t lp = strlen(prefix), ln = strnlen(name, MODEL_NAME_MAX);
+	size_t lp = strlen(prefix);
 
 	memcpy(out, prefix, lp);
-	memcpy(out + lp, name, ln);
-	out[lp + ln] = '\0';
+	copy_name(out + lp, name);
 }
 
 /* The plan peer for the tunnel to carrier, created on first use. */
@@ -725,9 +733,8 @@ static int make_segments(const struct topo *t, struct plan *plan)
 
 		if (!s->n_members)
 			continue;
-		snprintf(out->location, sizeof(out->location), "%s",
-			 t->c->nodes[t->order[s->first]].location);
-		snprintf(out->name, sizeof(out->name), "%s/%s", s->by_node ? "node" : "location", s->name);
+		copy_name(out->location, t->c->nodes[t->order[s->first]].location);
+		join_name(out->name, s->by_node ? "node/" : "location/", s->name);
 		out->leader = s->leader == TOPO_NONE ? PLAN_NO_LEADER : s->leader;
 		if (s->leader != TOPO_NONE)
 			out->wireguard_ip = device_address(t, &t->hot[s->leader].addr);
