@@ -668,8 +668,12 @@ int topo_index_discovered(struct topo *t)
 	return 0;
 }
 
+/* An endpoint is 256 bytes, mostly unused: the plan copies only the
+ * host's characters, so the lookups below hand out pointers. */
+static const struct endpoint no_endpoint = { "", 0 };
+
 /* The endpoint the first node (by name) discovered for key, or an empty one. */
-struct endpoint topo_discovered_endpoint(const struct topo *t, const struct wg_key *key)
+static const struct endpoint *discovered_endpoint_ref(const struct topo *t, const struct wg_key *key)
 {
 	struct found_endpoint want = { *key, 0, 0 };
 	size_t lo = 0, hi = t->n_found;
@@ -685,19 +689,29 @@ struct endpoint topo_discovered_endpoint(const struct topo *t, const struct wg_k
 	if (lo < t->n_found && key_equal(&t->found[lo].key, key)) {
 		const struct found_endpoint *f = &t->found[lo];
 
-		return node_discovered(t->c, &t->c->nodes[f->node])[f->slot].endpoint;
+		return &node_discovered(t->c, &t->c->nodes[f->node])[f->slot].endpoint;
 	}
-	return (struct endpoint){ "", 0 };
+	return &no_endpoint;
+}
+
+const struct endpoint *topo_node_endpoint_ref(const struct topo *t, const struct node *n)
+{
+	return n->persistent_keepalive > 0 ? discovered_endpoint_ref(t, &n->public_key) : &n->endpoint;
+}
+
+const struct endpoint *topo_peer_endpoint_ref(const struct topo *t, const struct peer *p)
+{
+	return p->endpoint.host[0] ? &p->endpoint : discovered_endpoint_ref(t, &p->public_key);
 }
 
 struct endpoint topo_node_endpoint(const struct topo *t, const struct node *n)
 {
-	return n->persistent_keepalive > 0 ? topo_discovered_endpoint(t, &n->public_key) : n->endpoint;
+	return *topo_node_endpoint_ref(t, n);
 }
 
 struct endpoint topo_peer_endpoint(const struct topo *t, const struct peer *p)
 {
-	return p->endpoint.host[0] ? p->endpoint : topo_discovered_endpoint(t, &p->public_key);
+	return *topo_peer_endpoint_ref(t, p);
 }
 
 /* ---- Entry point -------------------------------------------------------- */

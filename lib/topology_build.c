@@ -159,24 +159,58 @@ static void join_name(char out[MODEL_NAME_MAX + 16], const char *prefix, const c
 	copy_name(out + lp, name);
 }
 
+/* The host's characters only: most of an endpoint's 256 bytes are unused,
+ * and reading them would touch four more cache lines per node. */
+static void copy_endpoint(struct endpoint *to, const struct endpoint *from)
+{
+	size_t n = strnlen(from->host, MODEL_HOST_MAX);
+
+	memcpy(to->host, from->host, n);
+	to->host[n] = '\0';
+	to->port = from->port;
+}
+
+/* The next peer, zeroed, in the room create_peers reserved: a peer is
+ * large, so it is filled in place rather than built and copied in. */
+static struct plan_peer *new_peer(struct topo *t)
+{
+	struct plan_peer *p = peer_at(t, t->peers.n++);
+
+	memset(p, 0, sizeof(*p));
+	return p;
+}
+
 /* The plan peer for the tunnel to carrier, created on first use. */
-static size_t node_peer(struct topo *t, size_t carrier)
+static void node_peer(struct topo *t, size_t carrier)
 {
 	const struct node *n = &t->c->nodes[carrier];
 	const struct seg *s = &t->segs[t->hot[carrier].seg];
-	struct plan_peer p;
+	struct plan_peer *p;
 
 	if (t->peer_of[carrier] != TOPO_NONE)
-		return t->peer_of[carrier];
-	p = (struct plan_peer){ .public_key = n->public_key, .persistent_keepalive = my_keepalive(t) };
+		return;
+	t->peer_of[carrier] = t->peers.n;
+	p = new_peer(t);
 	if (t->o->granularity != GRANULARITY_CROSS && !s->by_node)
-		join_name(p.name, "location/", s->name);
+		join_name(p->name, "location/", s->name);
 	else
-		join_name(p.name, "node/", n->name);
-	p.endpoint = topo_node_endpoint(t, n);
-	topo_push(t, &t->peers, &p, sizeof(p));
-	t->peer_of[carrier] = t->peers.n - 1;
-	return t->peers.n - 1;
+		join_name(p->name, "node/", n->name);
+	p->public_key = n->public_key;
+	copy_endpoint(&p->endpoint, topo_node_endpoint_ref(t, n));
+	p->persistent_keepalive = my_keepalive(t);
+}
+
+static void external_peer(struct topo *t, const struct peer *ext)
+{
+	struct plan_peer *p = new_peer(t);
+
+	join_name(p->name, "peer/", ext->name);
+	p->public_key = ext->public_key;
+	copy_endpoint(&p->endpoint, topo_peer_endpoint_ref(t, ext));
+	p->persistent_keepalive = ext->persistent_keepalive > 0 ? ext->persistent_keepalive
+								: my_keepalive(t);
+	p->preshared_key = ext->preshared_key;
+	p->has_preshared_key = ext->has_preshared_key;
 }
 
 /* The walkers below call fn(t, arg, network) for each network; fn counts
@@ -255,29 +289,20 @@ static void allow(struct topo *t, size_t peer, const struct cidr *net)
 	p->allowed_ips[p->n_allowed_ips++] = *net;
 }
 
+/* Fails (t->failed) only when the room for every peer cannot be had. */
 static void create_peers(struct topo *t)
 {
 	size_t most = t->o->granularity == GRANULARITY_CROSS ? t->c->n_nodes : t->n_segs;
 
 	topo_reserve(t, &t->peers, most + t->c->n_peers, sizeof(struct plan_peer));
+	if (t->failed)
+		return;
 	for (size_t n = 0; n < t->c->n_nodes; n++)
 		if (is_remote(t, n) && carrier_of(t, n) != TOPO_NONE)
 			node_peer(t, carrier_of(t, n));
 	t->first_external = t->peers.n;
-	for (size_t i = 0; i < t->c->n_peers; i++) {
-		const struct peer *ext = &t->c->peers[i];
-		struct plan_peer p = {
-			.public_key = ext->public_key,
-			.endpoint = topo_peer_endpoint(t, ext),
-			.persistent_keepalive = ext->persistent_keepalive > 0 ? ext->persistent_keepalive
-									      : my_keepalive(t),
-			.preshared_key = ext->preshared_key,
-			.has_preshared_key = ext->has_preshared_key,
-		};
-
-		join_name(p.name, "peer/", ext->name);
-		topo_push(t, &t->peers, &p, sizeof(p));
-	}
+	for (size_t i = 0; i < t->c->n_peers; i++)
+		external_peer(t, &t->c->peers[i]);
 }
 
 /* Location and external peers' networks, after the spine's. */

@@ -184,14 +184,15 @@ void topo_sort(void *items, size_t n, size_t size, int (*cmp)(const void *, cons
 void topo_reject(struct topo *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Indexes every node's discovered endpoints (t->found); only t->c is read. */
 int topo_index_discovered(struct topo *t);
-/* The endpoint the first node (by name) discovered for key, or an empty one. */
-struct endpoint topo_discovered_endpoint(const struct topo *t, const struct wg_key *key);
 /* Where the tunnel to node n dials: a NATed node's published endpoint is
  * behind its NAT, so only a discovered one is worth dialing, else empty
  * (it dials in). */
 struct endpoint topo_node_endpoint(const struct topo *t, const struct node *n);
 /* An external peer's: its own, else the one discovered for its key. */
 struct endpoint topo_peer_endpoint(const struct topo *t, const struct peer *p);
+/* The same, pointing into the model (or at a static empty endpoint). */
+const struct endpoint *topo_node_endpoint_ref(const struct topo *t, const struct node *n);
+const struct endpoint *topo_peer_endpoint_ref(const struct topo *t, const struct peer *p);
 /* Ready with a key, an endpoint and a pod CIDR: may hold tunnels. */
 bool topo_node_usable(const struct node *n);
 /* From the settled segments, leaders, addresses and claims to the plan. */
