@@ -223,6 +223,7 @@ static int build_segments(struct topo *t)
 	for (size_t i = 0; i < n; i++) {
 		t->segs[t->hot[i].seg].count++;
 		t->segs[t->hot[i].seg].n_members += t->hot[i].member;
+		t->segs[t->hot[i].seg].n_location_ips += t->hot[i].n_location_ips;
 	}
 	for (size_t i = 1; i < t->n_segs; i++)
 		t->segs[i].first = t->segs[i - 1].first + t->segs[i - 1].count;
@@ -807,7 +808,8 @@ void topo_free(struct topo *t)
 	free(t->endpoints);
 	free_peers(t->peers.items, t->peers.n);
 	free(t->spine_storage);
-	free(t->has_extras);
+	free(t->reach);
+	free(t->fill);
 	free(t->routes.items);
 	free(t->extra_routes.items);
 	free(t->cluster.items);

@@ -49,23 +49,9 @@ static int build_spine(struct topo *t)
 	return 0;
 }
 
-static const struct cidr *spine_net_of(const struct topo *t, size_t item)
+static struct cidr spine_net(const struct topo *t, size_t i)
 {
-	const struct hot *h = &t->hot[item >> 2];
-
-	switch (item & 3) {
-	case NET_POD0:
-	case NET_POD1:
-		return &h->pods[item & 3];
-	case NET_PRIVATE:
-		return &h->private_host;
-	}
-	return &h->addr_host;
-}
-
-static const struct cidr *spine_net(const struct topo *t, size_t i)
-{
-	return spine_net_of(t, t->spine[i].item);
+	return net_key_cidr(&t->spine[i]);
 }
 
 /* A network two nodes claim (only in a broken model, as two nodes with one
@@ -84,11 +70,14 @@ static bool private_ip_taken(struct topo *t, const struct reserved_ranges *r,
 	const struct cidr *ip = &t->hot[n].private_host;
 	const struct claim *reserved = reserved_overlapping(r, k);
 	char a[CIDR_STRLEN], b[CIDR_STRLEN];
+	struct cidr pod_net;
 
-	if (pod && pod->item >> 2 != n && net_key_contains(pod, k))
+	if (pod && pod->item >> 2 != n && net_key_contains(pod, k)) {
+		pod_net = net_key_cidr(pod);
 		topo_reject(t, "node %s: private IP %s not routed: inside pod CIDR %s of node %s",
-			    t->c->nodes[n].name, cidr_format(ip, a),
-			    cidr_format(spine_net_of(t, pod->item), b), t->c->nodes[pod->item >> 2].name);
+			    t->c->nodes[n].name, cidr_format(ip, a), cidr_format(&pod_net, b),
+			    t->c->nodes[pod->item >> 2].name);
+	}
 	else if (reserved)
 		topo_reject(t, "node %s: private IP %s not routed: inside %s %s", t->c->nodes[n].name,
 			    cidr_format(ip, a), reserved->what, cidr_format(&reserved->net, b));
@@ -218,9 +207,12 @@ static void external_peer(struct topo *t, const struct peer *ext)
  * onto a list. */
 typedef void each_fn(struct topo *t, size_t arg, const struct cidr *net);
 
-/* The accepted allowed-location-ips of segment s. */
+/* The accepted allowed-location-ips of segment s (most segments have
+ * none, and looking at each member's would visit every node). */
 static void each_location_net(struct topo *t, const struct seg *s, size_t arg, each_fn *fn)
 {
+	if (!s->n_location_ips)
+		return;
 	for (size_t i = s->first; i < s->first + s->count; i++) {
 		size_t n = t->order[i];
 		const struct node *node = &t->c->nodes[n];
@@ -267,26 +259,18 @@ static bool is_remote_segment(const struct topo *t, size_t i)
 	return i != t->hot[t->self].seg && t->segs[i].leader != TOPO_NONE && t->segs[i].n_members;
 }
 
-/* The plan peer carrying node n's networks, or TOPO_NONE. */
-static size_t peer_for(const struct topo *t, size_t n)
-{
-	size_t carrier = is_remote(t, n) ? carrier_of(t, n) : TOPO_NONE;
-
-	return carrier == TOPO_NONE ? TOPO_NONE : t->peer_of[carrier];
-}
-
-/* Counting first (n_allowed_ips), so each list is allocated once. */
+/* Counting first, so each list is allocated once. */
 static void count(struct topo *t, size_t peer, const struct cidr *net)
 {
 	(void)net;
-	peer_at(t, peer)->n_allowed_ips++;
+	t->fill[peer].n++;
 }
 
 static void allow(struct topo *t, size_t peer, const struct cidr *net)
 {
-	struct plan_peer *p = peer_at(t, peer);
+	struct allowed_fill *f = &t->fill[peer];
 
-	p->allowed_ips[p->n_allowed_ips++] = *net;
+	f->ips[f->n++] = *net;
 }
 
 /* Fails (t->failed) only when the room for every peer cannot be had. */
@@ -305,6 +289,26 @@ static void create_peers(struct topo *t)
 		external_peer(t, &t->c->peers[i]);
 }
 
+static int reach_nodes(struct topo *t)
+{
+	t->reach = malloc((t->c->n_nodes + 1) * sizeof(*t->reach));
+	if (!t->reach)
+		return -1;
+	for (size_t n = 0; n < t->c->n_nodes; n++) {
+		struct reach *r = &t->reach[n];
+		size_t carrier = carrier_of(t, n);
+
+		*r = (struct reach){ TOPO_NONE, REACH_NONE };
+		if (n == t->self || !t->hot[n].member)
+			continue;
+		if (!is_remote(t, n))
+			r->how = REACH_LOCAL;
+		else if (carrier != TOPO_NONE)
+			*r = (struct reach){ t->peer_of[carrier], REACH_AWAY };
+	}
+	return 0;
+}
+
 /* Location and external peers' networks, after the spine's. */
 static void each_extra_allowed(struct topo *t, each_fn *fn)
 {
@@ -318,10 +322,13 @@ static void each_extra_allowed(struct topo *t, each_fn *fn)
 static void each_spine_allowed(struct topo *t, each_fn *fn)
 {
 	for (size_t i = 0; i < t->n_spine; i++) {
-		size_t peer = peer_for(t, t->spine[i].item >> 2);
+		size_t peer = t->reach[t->spine[i].item >> 2].peer;
 
-		if (peer != TOPO_NONE && !spine_repeats(t, i))
-			fn(t, peer, spine_net(t, i));
+		if (peer != TOPO_NONE && !spine_repeats(t, i)) {
+			struct cidr net = spine_net(t, i);
+
+			fn(t, peer, &net);
+		}
 	}
 }
 
@@ -334,38 +341,44 @@ static int cidr_cmp_void(const void *a, const void *b)
 static void mark_extras(struct topo *t, size_t peer, const struct cidr *net)
 {
 	(void)net;
-	t->has_extras[peer] = true;
+	t->fill[peer].has_extras = true;
+}
+
+static void sort_in_extras(struct plan_peer *p)
+{
+	size_t k = 0;
+
+	topo_sort(p->allowed_ips, p->n_allowed_ips, sizeof(struct cidr), cidr_cmp_void);
+	for (size_t j = 0; j < p->n_allowed_ips; j++)
+		if (!k || !cidr_equal(&p->allowed_ips[j], &p->allowed_ips[k - 1]))
+			p->allowed_ips[k++] = p->allowed_ips[j];
+	p->n_allowed_ips = k;
 }
 
 static int fill_allowed_ips(struct topo *t)
 {
-	t->has_extras = calloc(t->peers.n + 1, sizeof(*t->has_extras));
-	if (!t->has_extras)
+	t->fill = calloc(t->peers.n + 1, sizeof(*t->fill));
+	if (!t->fill)
 		return -1;
 	each_spine_allowed(t, count);
 	each_extra_allowed(t, count);
 	each_extra_allowed(t, mark_extras);
 	for (size_t i = 0; i < t->peers.n; i++) {
-		struct plan_peer *p = peer_at(t, i);
+		struct allowed_fill *f = &t->fill[i];
 
-		p->allowed_ips = malloc((p->n_allowed_ips + 1) * sizeof(*p->allowed_ips));
-		if (!p->allowed_ips)
+		f->ips = peer_at(t, i)->allowed_ips = malloc((f->n + 1) * sizeof(*f->ips));
+		if (!f->ips)
 			return -1;
-		p->n_allowed_ips = 0;
+		f->n = 0;
 	}
 	each_spine_allowed(t, allow);
 	each_extra_allowed(t, allow);
 	for (size_t i = 0; i < t->peers.n; i++) {
 		struct plan_peer *p = peer_at(t, i);
-		size_t k = 0;
 
-		if (!t->has_extras[i])
-			continue;
-		topo_sort(p->allowed_ips, p->n_allowed_ips, sizeof(struct cidr), cidr_cmp_void);
-		for (size_t j = 0; j < p->n_allowed_ips; j++)
-			if (!k || !cidr_equal(&p->allowed_ips[j], &p->allowed_ips[k - 1]))
-				p->allowed_ips[k++] = p->allowed_ips[j];
-		p->n_allowed_ips = k;
+		p->n_allowed_ips = t->fill[i].n;
+		if (t->fill[i].has_extras)
+			sort_in_extras(p);
 	}
 	return 0;
 }
@@ -501,13 +514,16 @@ static void spine_routes(struct topo *t)
 {
 	for (size_t i = 0; i < t->n_spine; i++) {
 		size_t n = t->spine[i].item >> 2, what = t->spine[i].item & 3;
+		enum reach_how how = t->reach[n].how;
+		struct cidr net;
 
-		if (n == t->self || !t->hot[n].member || spine_repeats(t, i))
+		if (how == REACH_NONE || spine_repeats(t, i))
 			continue;
-		if (!is_remote(t, n) && what != NET_PRIVATE)
-			route_via_node(t, spine_net(t, i), n);
-		else if (is_remote(t, n) && carrier_of(t, n) != TOPO_NONE)
-			route_away(t, 0, spine_net(t, i));
+		net = spine_net(t, i);
+		if (how == REACH_LOCAL && what != NET_PRIVATE)
+			route_via_node(t, &net, n);
+		else if (how == REACH_AWAY)
+			route_away(t, 0, &net);
 	}
 }
 
@@ -689,8 +705,7 @@ static int make_cluster_cidrs(struct topo *t, struct plan *plan)
 		if (plan->n_cluster_cidrs && net_key_contains(&merged[last], k))
 			continue;
 		plan->cluster_cidrs[plan->n_cluster_cidrs++] =
-			k->item & EXTRA_ITEM ? extras[k->item & ~EXTRA_ITEM]
-					     : *spine_net_of(t, k->item);
+			k->item & EXTRA_ITEM ? extras[k->item & ~EXTRA_ITEM] : net_key_cidr(k);
 		last = i;
 	}
 	free(keys);
@@ -716,6 +731,14 @@ static int make_encap_remotes(struct topo *t, struct plan *plan)
 	return 0;
 }
 
+/* Routes are sorted by family first (AF_INET, then AF_INET6), so a family
+ * has routes when the first or the last route is of it. */
+static bool has_routes_of(const struct plan *plan, int family)
+{
+	return plan->n_routes && (plan->routes[0].dst.ip.family == family ||
+				  plan->routes[plan->n_routes - 1].dst.ip.family == family);
+}
+
 static int make_rules(struct plan *plan)
 {
 	static const int families[] = { AF_INET, AF_INET6 };
@@ -724,11 +747,7 @@ static int make_rules(struct plan *plan)
 	if (!plan->rules)
 		return -1;
 	for (size_t f = 0; f < 2; f++) {
-		bool used = false;
-
-		for (size_t i = 0; i < plan->n_routes && !used; i++)
-			used = plan->routes[i].dst.ip.family == families[f];
-		if (used)
+		if (has_routes_of(plan, families[f]))
 			plan->rules[plan->n_rules++] = (struct rule){
 				.family = families[f],
 				.src = { .ip.family = families[f] },
@@ -815,11 +834,10 @@ int topo_build_plan(struct topo *t, struct plan *plan)
 	if (build_spine(t) < 0)
 		return -1;
 	drop_taken_private_ips(t);
-	if (t->tunnels) {
+	if (t->tunnels)
 		create_peers(t);
-		if (t->failed || fill_allowed_ips(t) < 0)
-			return -1;
-	}
+	if (t->failed || reach_nodes(t) < 0 || (t->tunnels && fill_allowed_ips(t) < 0))
+		return -1;
 	if (collect_endpoints(t) < 0)
 		return -1;
 	t->route_out = &t->routes;

@@ -84,6 +84,9 @@ struct net_key {
 };
 
 struct net_key net_key(const struct cidr *net, uint32_t item);
+/* The network (IPv4 or IPv6) key k was made of: reading it off the key
+ * spares a loop over sorted keys a visit to wherever the network lives. */
+struct cidr net_key_cidr(const struct net_key *k);
 /* Sorts keys (tmp: room for n more); returns keys or tmp, whichever holds
  * the result. */
 struct net_key *net_keys_sort(struct net_key *keys, struct net_key *tmp, size_t n);
@@ -105,6 +108,7 @@ size_t net_keys_lower_bound(const struct net_key *keys, size_t n, const struct n
 struct seg {
 	size_t first, count;  /* into topo.order: every node of the segment */
 	size_t n_members;
+	size_t n_location_ips; /* its nodes' allowed-location-ips */
 	size_t leader;        /* node index or TOPO_NONE */
 	bool by_node;         /* a single node's segment, named after the node */
 	const char *name;     /* location or node name */
@@ -145,6 +149,28 @@ struct hot {
 	struct ip_addr wireguard_ip;
 };
 
+/* How the local node reaches a node's networks: not at all (itself, not
+ * a member, or nobody carries it), directly (a node of its own segment),
+ * or away, through the node's carrier; peer: that carrier's plan peer
+ * when the local node holds tunnels, else TOPO_NONE. An array of its
+ * own: the loops over the spine visit nodes in address order, and a
+ * struct hot is too large to stay in cache between visits. */
+enum reach_how { REACH_NONE, REACH_LOCAL, REACH_AWAY };
+
+struct reach {
+	size_t peer;
+	enum reach_how how;
+};
+
+/* Per plan peer while its allowed IPs are filled in: the spine visits
+ * peers in address order too, so counts and write positions sit apart
+ * from the large peers. */
+struct allowed_fill {
+	size_t n;           /* counted, then written */
+	struct cidr *ips;   /* the peer's list */
+	bool has_extras;    /* networks besides the spine's, to sort in */
+};
+
 struct topo {
 	const struct cluster *c;
 	const struct topology_options *o;
@@ -170,7 +196,8 @@ struct topo {
 	size_t n_spine;
 	size_t first_external; /* plan peer index of the first external peer */
 	struct vec *route_out;
-	bool *has_extras;     /* per plan peer: has allowed IPs off the spine */
+	struct reach *reach;  /* per node */
+	struct allowed_fill *fill; /* per plan peer */
 	struct vec peers, routes, extra_routes, cluster, encap, rejections;
 };
 

@@ -31,6 +31,27 @@ struct net_key net_key(const struct cidr *net, uint32_t item)
 	return k;
 }
 
+static void store_be64(uint8_t *b, uint64_t v)
+{
+	for (int i = 7; i >= 0; i--, v >>= 8)
+		b[i] = (uint8_t)v;
+}
+
+struct cidr net_key_cidr(const struct net_key *k)
+{
+	struct cidr net = { .prefix = (uint8_t)(k->meta & 0xff) };
+
+	if (k->meta >> 8) {
+		net.ip.family = AF_INET6;
+		store_be64(net.ip.bytes, k->hi);
+		store_be64(net.ip.bytes + 8, k->lo);
+	} else {
+		net.ip.family = AF_INET;
+		net.ip.v4.s_addr = htonl((uint32_t)(k->hi >> 32));
+	}
+	return net;
+}
+
 /* Digit pos of the sort order, 0 the most significant: the family, the 16
  * address bytes, the prefix. */
 enum { DIGITS = 18 };
