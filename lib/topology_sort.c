@@ -7,14 +7,23 @@
 #include "topology_impl.h"
 
 #include <arpa/inet.h>
+#include <endian.h>
+#include <string.h>
 
+/* Byte swaps, not loops over bytes: keys are made and read tens of
+ * thousands of times per computation. */
 static uint64_t load_be64(const uint8_t *b)
 {
-	uint64_t v = 0;
+	uint64_t v;
 
-	for (int i = 0; i < 8; i++)
-		v = v << 8 | b[i];
-	return v;
+	memcpy(&v, b, sizeof(v));
+	return be64toh(v);
+}
+
+static void store_be64(uint8_t *b, uint64_t v)
+{
+	v = htobe64(v);
+	memcpy(b, &v, sizeof(v));
 }
 
 struct net_key net_key(const struct cidr *net, uint32_t item)
@@ -29,12 +38,6 @@ struct net_key net_key(const struct cidr *net, uint32_t item)
 		k.hi = (uint64_t)ntohl(net->ip.v4.s_addr) << 32;
 	}
 	return k;
-}
-
-static void store_be64(uint8_t *b, uint64_t v)
-{
-	for (int i = 7; i >= 0; i--, v >>= 8)
-		b[i] = (uint8_t)v;
 }
 
 struct cidr net_key_cidr(const struct net_key *k)
