@@ -138,6 +138,8 @@ struct hot {
 	struct cidr addr_host; /* the same as a host network */
 	size_t seg;
 	uint8_t n_pods;
+	bool ready;
+	bool can_tunnel;       /* topo_node_usable, before pod CIDRs are settled */
 	bool member;           /* Ready with a pod CIDR, or the local node */
 	bool usable;           /* may hold tunnels: Ready, key, endpoint, pod CIDR */
 	bool encap;            /* the local node reaches it encapsulated */
