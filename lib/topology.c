@@ -816,6 +816,7 @@ void topo_free(struct topo *t)
 	free(t->endpoints);
 	free_peers(t->peers.items, t->peers.n);
 	free(t->spine_storage);
+	free(t->spine_nets);
 	free(t->reach);
 	free(t->fill);
 	free(t->routes.items);

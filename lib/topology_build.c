@@ -49,9 +49,17 @@ static int build_spine(struct topo *t)
 	return 0;
 }
 
-static struct cidr spine_net(const struct topo *t, size_t i)
+/* The loops below copy the spine's networks: read off the keys once,
+ * after the private IPs taken are dropped (copying a network rebuilt just
+ * before stalls on the bytes still being written). */
+static int name_spine_nets(struct topo *t)
 {
-	return net_key_cidr(&t->spine[i]);
+	t->spine_nets = malloc((t->n_spine + 1) * sizeof(*t->spine_nets));
+	if (!t->spine_nets)
+		return -1;
+	for (size_t i = 0; i < t->n_spine; i++)
+		t->spine_nets[i] = net_key_cidr(&t->spine[i]);
+	return 0;
 }
 
 /* A network two nodes claim (only in a broken model, as two nodes with one
@@ -324,11 +332,8 @@ static void each_spine_allowed(struct topo *t, each_fn *fn)
 	for (size_t i = 0; i < t->n_spine; i++) {
 		size_t peer = t->reach[t->spine[i].item >> 2].peer;
 
-		if (peer != TOPO_NONE && !spine_repeats(t, i)) {
-			struct cidr net = spine_net(t, i);
-
-			fn(t, peer, &net);
-		}
+		if (peer != TOPO_NONE && !spine_repeats(t, i))
+			fn(t, peer, &t->spine_nets[i]);
 	}
 }
 
@@ -515,15 +520,13 @@ static void spine_routes(struct topo *t)
 	for (size_t i = 0; i < t->n_spine; i++) {
 		size_t n = t->spine[i].item >> 2, what = t->spine[i].item & 3;
 		enum reach_how how = t->reach[n].how;
-		struct cidr net;
 
 		if (how == REACH_NONE || spine_repeats(t, i))
 			continue;
-		net = spine_net(t, i);
 		if (how == REACH_LOCAL && what != NET_PRIVATE)
-			route_via_node(t, &net, n);
+			route_via_node(t, &t->spine_nets[i], n);
 		else if (how == REACH_AWAY)
-			route_away(t, 0, &net);
+			route_away(t, 0, &t->spine_nets[i]);
 	}
 }
 
@@ -857,6 +860,8 @@ int topo_build_plan(struct topo *t, struct plan *plan)
 	if (build_spine(t) < 0)
 		return -1;
 	drop_taken_private_ips(t);
+	if (name_spine_nets(t) < 0)
+		return -1;
 	if (t->tunnels)
 		create_peers(t);
 	if (t->failed || reach_nodes(t) < 0 || (t->tunnels && fill_allowed_ips(t) < 0))

@@ -196,6 +196,7 @@ struct topo {
 	size_t n_hidden_routes; /* left out as they hold one of those */
 	struct net_key *spine, *spine_storage;
 	size_t n_spine;
+	struct cidr *spine_nets; /* the spine's networks, in its order */
 	size_t first_external; /* plan peer index of the first external peer */
 	struct vec *route_out;
 	struct reach *reach;  /* per node */
