@@ -531,6 +531,13 @@ static const struct claim *pod_cidr_conflict(const struct pod_check *pc, const s
 	return pc->overlap ? claims_conflict(&pc->taken, net, node) : NULL;
 }
 
+/* The model's pod CIDR j stays: in h->pods, and marked for the spine. */
+static void keep_pod(struct hot *h, size_t j, const struct cidr *net)
+{
+	h->pods[h->n_pods++] = *net;
+	h->kept_pods |= (uint8_t)(1u << j);
+}
+
 /* Node i's pod CIDRs (in t->hot already) without those too wide or
  * overlapping a reserved range or an earlier node's kept pod CIDR. */
 static int take_pod_cidrs(struct topo *t, struct pod_check *pc, size_t i, struct error *err)
@@ -552,19 +559,19 @@ static int take_pod_cidrs(struct topo *t, struct pod_check *pc, size_t i, struct
 		else if (pc->overlap && claims_add(&pc->taken, &want, err) < 0)
 			return -1;
 		else
-			h->pods[h->n_pods++] = want.net;
+			keep_pod(h, j, &want.net);
 	}
+	t->pods_rejected |= h->n_pods < n;
 	return 0;
 }
 
-/* Every node into t->hot, and whether any two pod CIDRs overlap: sorted,
- * an overlap shows between neighbours (a network sorts right before those
- * it holds). Usually none do, and a sort costs a fraction of filling a
- * claims trie. */
+/* Every node into t->hot, and whether any two pod CIDRs overlap: sorted
+ * (kept for the spine), an overlap shows between neighbours (a network
+ * sorts right before those it holds). Usually none do, and a sort costs a
+ * fraction of filling a claims trie. */
 static int gather_nodes(struct topo *t, bool *overlap)
 {
 	struct net_key *keys = malloc((2 * MODEL_MAX_POD_CIDRS * t->c->n_nodes + 1) * sizeof(*keys));
-	struct net_key *sorted;
 	size_t n = 0;
 
 	if (!keys)
@@ -574,13 +581,14 @@ static int gather_nodes(struct topo *t, bool *overlap)
 
 		gather_hot(t, i);
 		for (size_t j = 0; j < h->n_pods; j++)
-			keys[n++] = net_key(&h->pods[j], 0);
+			keys[n++] = net_key(&h->pods[j], (uint32_t)(i << 2 | j));
 	}
-	sorted = net_keys_sort(keys, keys + n, n);
+	t->pod_key_storage = keys;
+	t->pod_keys = net_keys_sort(keys, keys + n, n);
+	t->n_pod_keys = n;
 	*overlap = false;
 	for (size_t i = 1; i < n && !*overlap; i++)
-		*overlap = net_key_contains(&sorted[i - 1], &sorted[i]);
-	free(keys);
+		*overlap = net_key_contains(&t->pod_keys[i - 1], &t->pod_keys[i]);
 	return 0;
 }
 
@@ -815,6 +823,7 @@ void topo_free(struct topo *t)
 	free(t->found);
 	free(t->endpoints);
 	free_peers(t->peers.items, t->peers.n);
+	free(t->pod_key_storage);
 	free(t->spine_storage);
 	free(t->spine_nets);
 	free(t->reach);

@@ -18,34 +18,53 @@
 /* Sorting is the expensive part of a plan, so it happens once: the spine
  * lists every node's networks (item: node << 2 | what) in address order,
  * and the routes, each peer's allowed IPs and the cluster CIDRs are read
- * off it in that order. Only the few networks that do not live on a node
- * (allowed-location-ips, peers' allowed IPs, subnet, service CIDRs) are
- * sorted apart and merged in. */
+ * off it in that order. The pod CIDRs come sorted from their check; the
+ * private and WireGuard IPs are sorted and merged in (ties in item order,
+ * as one stable sort of every node's networks in node order gives). Only
+ * the few networks that do not live on a node (allowed-location-ips,
+ * peers' allowed IPs, subnet, service CIDRs) are sorted apart and merged
+ * in later. */
 enum { NET_POD0, NET_POD1, NET_PRIVATE, NET_WG };
+
+/* The pod CIDR keys of those kept, in place. */
+static void drop_rejected_pods(struct topo *t)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < t->n_pod_keys; i++) {
+		const struct net_key *k = &t->pod_keys[i];
+
+		if (t->hot[k->item >> 2].kept_pods & (1u << (k->item & 3)))
+			t->pod_keys[kept++] = *k;
+	}
+	t->n_pod_keys = kept;
+}
 
 static int build_spine(struct topo *t)
 {
 	size_t n = 0, k = 0;
-	struct net_key *keys;
+	struct net_key *keys, *hosts;
 
+	if (t->pods_rejected)
+		drop_rejected_pods(t);
 	for (size_t i = 0; i < t->c->n_nodes; i++)
-		n += t->hot[i].n_pods + !!t->hot[i].private_host.ip.family + !!t->hot[i].addr.family;
-	keys = malloc((2 * n + 1) * sizeof(*keys));
+		n += !!t->hot[i].private_host.ip.family + !!t->hot[i].addr.family;
+	keys = malloc((3 * n + t->n_pod_keys + 1) * sizeof(*keys));
 	if (!keys)
 		return -1;
 	for (size_t i = 0; i < t->c->n_nodes; i++) {
 		const struct hot *h = &t->hot[i];
 
-		for (size_t j = 0; j < h->n_pods; j++)
-			keys[k++] = net_key(&h->pods[j], (uint32_t)(i << 2 | j));
 		if (h->private_host.ip.family)
 			keys[k++] = net_key(&h->private_host, (uint32_t)(i << 2 | NET_PRIVATE));
 		if (h->addr.family)
 			keys[k++] = net_key(&h->addr_host, (uint32_t)(i << 2 | NET_WG));
 	}
+	hosts = net_keys_sort(keys, keys + n, n);
 	t->spine_storage = keys;
-	t->spine = net_keys_sort(keys, keys + n, n);
-	t->n_spine = n;
+	t->spine = keys + 2 * n;
+	t->n_spine = n + t->n_pod_keys;
+	net_keys_merge(t->pod_keys, t->n_pod_keys, hosts, n, t->spine);
 	return 0;
 }
 

@@ -91,7 +91,8 @@ struct cidr net_key_cidr(const struct net_key *k);
  * the result. */
 struct net_key *net_keys_sort(struct net_key *keys, struct net_key *tmp, size_t n);
 bool net_keys_equal(const struct net_key *a, const struct net_key *b);
-/* Merges two sorted runs into out (ties: a first). */
+/* Merges two sorted runs into out (ties: the lower item first, so two
+ * runs sorted stably from lists in item order make one). */
 void net_keys_merge(const struct net_key *a, size_t na, const struct net_key *b, size_t nb,
 		    struct net_key *out);
 /* Whether the network key net holds the address (or network) key k. */
@@ -138,6 +139,7 @@ struct hot {
 	struct cidr addr_host; /* the same as a host network */
 	size_t seg;
 	uint8_t n_pods;
+	uint8_t kept_pods;     /* bit j: the model's pod CIDR j was accepted */
 	bool ready;
 	bool can_tunnel;       /* topo_node_usable, before pod CIDRs are settled */
 	bool member;           /* Ready with a pod CIDR, or the local node */
@@ -194,6 +196,11 @@ struct topo {
 	struct net_key *endpoints; /* the plan peers' endpoint addresses, sorted */
 	size_t n_endpoints;
 	size_t n_hidden_routes; /* left out as they hold one of those */
+	/* Every node's pod CIDRs, sorted while they are checked, for the
+	 * spine: item node << 2 | index in the model's list. */
+	struct net_key *pod_keys, *pod_key_storage;
+	size_t n_pod_keys;
+	bool pods_rejected;   /* some are not kept (hot.kept_pods) */
 	struct net_key *spine, *spine_storage;
 	size_t n_spine;
 	struct cidr *spine_nets; /* the spine's networks, in its order */

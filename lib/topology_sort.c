@@ -125,13 +125,22 @@ static int key_cmp(const struct net_key *a, const struct net_key *b, bool only_a
 	return (a->meta & 0xff) < (b->meta & 0xff) ? -1 : 1;
 }
 
+/* Key order, then item order: what a stable sort of keys listed in item
+ * order gives. */
+static bool keys_before(const struct net_key *a, const struct net_key *b)
+{
+	int r = key_cmp(a, b, false);
+
+	return r < 0 || (r == 0 && a->item < b->item);
+}
+
 void net_keys_merge(const struct net_key *a, size_t na, const struct net_key *b, size_t nb,
 		    struct net_key *out)
 {
 	size_t i = 0, j = 0;
 
 	while (i < na || j < nb)
-		*out++ = j == nb || (i < na && key_cmp(&b[j], &a[i], false) >= 0) ? a[i++] : b[j++];
+		*out++ = j == nb || (i < na && !keys_before(&b[j], &a[i])) ? a[i++] : b[j++];
 }
 
 static uint64_t high_bits(unsigned bits)
