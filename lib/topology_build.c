@@ -186,6 +186,20 @@ static void copy_endpoint(struct endpoint *to, const struct endpoint *from)
 	to->port = from->port;
 }
 
+/* WireGuard's own UDP packets must not be routed into the tunnel: a
+ * peer's endpoint address (an IP literal) is noted as the peer is made,
+ * while its host is at hand, to keep it out of wg routes. */
+static void note_endpoint(struct topo *t, const struct plan_peer *p)
+{
+	struct ip_addr ip;
+	struct cidr net;
+
+	if (!p->endpoint.host[0] || ip_parse(p->endpoint.host, &ip) < 0)
+		return;
+	net = cidr_host(&ip);
+	t->endpoints[t->n_endpoints++] = net_key(&net, (uint32_t)(p - peer_at(t, 0)));
+}
+
 /* The next peer, zeroed, in the room create_peers reserved: a peer is
  * large, so it is filled in place rather than built and copied in. */
 static struct plan_peer *new_peer(struct topo *t)
@@ -214,6 +228,7 @@ static void node_peer(struct topo *t, size_t carrier)
 	p->public_key = n->public_key;
 	copy_endpoint(&p->endpoint, topo_node_endpoint_ref(t, n));
 	p->persistent_keepalive = my_keepalive(t);
+	note_endpoint(t, p);
 }
 
 static void external_peer(struct topo *t, const struct peer *ext)
@@ -227,6 +242,7 @@ static void external_peer(struct topo *t, const struct peer *ext)
 								: my_keepalive(t);
 	p->preshared_key = ext->preshared_key;
 	p->has_preshared_key = ext->has_preshared_key;
+	note_endpoint(t, p);
 }
 
 /* The walkers below call fn(t, arg, network) for each network; fn counts
@@ -306,6 +322,9 @@ static void create_peers(struct topo *t)
 	size_t most = t->o->granularity == GRANULARITY_CROSS ? t->c->n_nodes : t->n_segs;
 
 	topo_reserve(t, &t->peers, most + t->c->n_peers, sizeof(struct plan_peer));
+	t->endpoints = malloc((2 * (most + t->c->n_peers) + 1) * sizeof(*t->endpoints));
+	if (!t->endpoints)
+		t->failed = true;
 	if (t->failed)
 		return;
 	for (size_t n = 0; n < t->c->n_nodes; n++)
@@ -409,29 +428,16 @@ static int fill_allowed_ips(struct topo *t)
 
 /* ---- The local node's routes -------------------------------------------- */
 
-/* WireGuard's own UDP packets must not be routed into the tunnel: note the
- * peers' endpoint addresses (IP literals) to keep them out of wg routes. */
-static int collect_endpoints(struct topo *t)
+/* The endpoints noted as peers were made, sorted for holds_endpoint. */
+static void sort_endpoints(struct topo *t)
 {
-	struct net_key *keys = calloc(2 * t->peers.n + 1, sizeof(*keys));
-	struct ip_addr ip;
+	struct net_key *sorted;
 
-	if (!keys)
-		return -1;
-	for (size_t i = 0; i < t->peers.n; i++) {
-		const char *host = peer_at(t, i)->endpoint.host;
-
-		if (host[0] && ip_parse(host, &ip) == 0) {
-			struct cidr net = cidr_host(&ip);
-
-			keys[t->n_endpoints++] = net_key(&net, (uint32_t)i);
-		}
-	}
-	t->endpoints = net_keys_sort(keys, keys + t->n_endpoints, t->n_endpoints);
-	if (t->endpoints != keys)
-		memcpy(keys, t->endpoints, t->n_endpoints * sizeof(*keys));
-	t->endpoints = keys;
-	return 0;
+	if (!t->n_endpoints)
+		return;
+	sorted = net_keys_sort(t->endpoints, t->endpoints + t->n_endpoints, t->n_endpoints);
+	if (sorted != t->endpoints)
+		memcpy(t->endpoints, sorted, t->n_endpoints * sizeof(*sorted));
 }
 
 static bool holds_endpoint(const struct topo *t, const struct cidr *dst)
@@ -885,8 +891,7 @@ int topo_build_plan(struct topo *t, struct plan *plan)
 		create_peers(t);
 	if (t->failed || reach_nodes(t) < 0 || (t->tunnels && fill_allowed_ips(t) < 0))
 		return -1;
-	if (collect_endpoints(t) < 0)
-		return -1;
+	sort_endpoints(t);
 	t->route_out = &t->routes;
 	topo_reserve(t, &t->routes, t->n_spine + extra_routes_bound(t) + 1, sizeof(struct route));
 	spine_routes(t);
