@@ -449,9 +449,12 @@ static bool holds_endpoint(const struct topo *t, const struct cidr *dst)
 		return false;
 	net = net_key(dst, 0);
 	/* Starts below the lowest endpoint without holding it: wholly below
-	 * every endpoint (pod CIDRs usually are), no search needed. */
+	 * every endpoint (pod CIDRs usually are), no search needed; nor when
+	 * it starts above the highest (the other family's, often). */
 	if (net_keys_lower_bound(&net, 1, &t->endpoints[0]) == 1 &&
 	    !net_key_contains(&net, &t->endpoints[0]))
+		return false;
+	if (net_keys_lower_bound(&t->endpoints[t->n_endpoints - 1], 1, &net) == 1)
 		return false;
 	i = net_keys_lower_bound(t->endpoints, t->n_endpoints, &net);
 	return i < t->n_endpoints && net_key_contains(&net, &t->endpoints[i]);
