@@ -136,6 +136,7 @@ static void gather_hot(struct topo *t, size_t i)
 	const struct node *node = &t->c->nodes[i];
 	struct hot *h = &t->hot[i];
 
+	memset(h, 0, sizeof(*h)); /* here rather than by calloc: one pass */
 	for (size_t j = 0; j < node->n_pod_cidrs; j++)
 		h->pods[j] = cidr_network(&node->pod_cidrs[j]);
 	h->n_pods = (uint8_t)node->n_pod_cidrs;
@@ -206,10 +207,12 @@ static int seg_name_cmp(const void *a, const void *b)
  * model's (name) order; members listed in name order within each. */
 static int build_segments(struct topo *t)
 {
-	size_t n = t->c->n_nodes, cap = 16, *fill;
+	size_t n = t->c->n_nodes, cap = 16, located = 0, *fill;
 	struct loc_table lt;
 
-	while (cap < 2 * n)
+	for (size_t i = 0; i < n; i++)
+		located += !t->hot[i].alone;
+	while (cap < 2 * located)
 		cap *= 2;
 	lt = (struct loc_table){ calloc(cap, sizeof(struct loc_slot)), cap - 1 };
 	fill = calloc(n + 1, sizeof(*fill));
@@ -793,8 +796,8 @@ static int alloc_arrays(struct topo *t)
 	size_t n = t->c->n_nodes;
 
 	t->order = calloc(n, sizeof(*t->order));
-	t->hot = calloc(n, sizeof(*t->hot));
-	t->segs = calloc(n, sizeof(*t->segs));
+	t->hot = malloc((n + 1) * sizeof(*t->hot));  /* gather_hot clears each */
+	t->segs = malloc((n + 1) * sizeof(*t->segs)); /* each set whole */
 	t->peer_of = malloc(n * sizeof(*t->peer_of));
 	t->loc_ok = calloc(n * MODEL_MAX_LOCATION_IPS, sizeof(*t->loc_ok));
 	t->peer_ok = calloc(t->c->n_peers * MODEL_MAX_PEER_IPS + 1, sizeof(*t->peer_ok));
