@@ -59,7 +59,8 @@ struct cidr net_key_cidr(const struct net_key *k)
  * address bytes, the prefix. */
 enum { DIGITS = 18 };
 
-static unsigned digit(const struct net_key *k, unsigned pos)
+/* inline: a pass reads it twice per key. */
+static inline unsigned digit(const struct net_key *k, unsigned pos)
 {
 	if (pos == 0)
 		return (k->meta >> 8) & 0xff;
