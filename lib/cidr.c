@@ -104,14 +104,16 @@ struct cidr cidr_host(const struct ip_addr *ip)
 	return c;
 }
 
+/* Clears the bits past prefix: the byte the prefix ends in keeps its top
+ * prefix % 8 bits, the bytes after it none. */
 static void mask_bytes(uint8_t *bytes, size_t len, unsigned prefix)
 {
-	for (size_t i = 0; i < len; i++) {
-		unsigned bits = prefix > i * 8 ? prefix - (unsigned)i * 8 : 0;
+	size_t i = prefix / 8;
 
-		if (bits < 8)
-			bytes[i] &= (uint8_t)(0xff00u >> bits);
-	}
+	if (i >= len)
+		return;
+	bytes[i] &= (uint8_t)(0xff00u >> (prefix % 8));
+	memset(bytes + i + 1, 0, len - i - 1);
 }
 
 struct cidr cidr_network(const struct cidr *c)
