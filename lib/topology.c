@@ -304,9 +304,11 @@ static int allocate_addresses(struct topo *t, struct error *err)
 {
 	bool cross = t->o->granularity == GRANULARITY_CROSS;
 	size_t n = cross ? t->c->n_nodes : t->n_segs;
-	struct wgip_request *req = calloc(n ? n : 1, sizeof(*req));
-	struct ip_addr *pub = calloc(t->c->n_nodes ? t->c->n_nodes : 1, sizeof(*pub));
-	struct ip_addr *ips = calloc(n ? n : 1, sizeof(*ips));
+	/* Each request is set whole, wgip_allocate clears ips, and a request
+	 * reads only the published addresses it was given. */
+	struct wgip_request *req = malloc((n + 1) * sizeof(*req));
+	struct ip_addr *pub = malloc((t->c->n_nodes + 1) * sizeof(*pub));
+	struct ip_addr *ips = malloc((n + 1) * sizeof(*ips));
 	int r = -1;
 
 	if (!req || !pub || !ips) {
@@ -795,7 +797,7 @@ static int alloc_arrays(struct topo *t)
 {
 	size_t n = t->c->n_nodes;
 
-	t->order = calloc(n, sizeof(*t->order));
+	t->order = malloc((n + 1) * sizeof(*t->order)); /* build_segments fills it */
 	t->hot = malloc((n + 1) * sizeof(*t->hot));  /* gather_hot clears each */
 	t->segs = malloc((n + 1) * sizeof(*t->segs)); /* each set whole */
 	t->peer_of = malloc(n * sizeof(*t->peer_of));

@@ -822,7 +822,7 @@ static struct cidr device_address(const struct topo *t, const struct ip_addr *ip
 
 static int make_segments(const struct topo *t, struct plan *plan)
 {
-	plan->segments = calloc(t->n_segs ? t->n_segs : 1, sizeof(*plan->segments));
+	plan->segments = malloc((t->n_segs + 1) * sizeof(*plan->segments));
 	if (!plan->segments)
 		return -1;
 	for (size_t i = 0; i < t->n_segs; i++) {
@@ -831,6 +831,7 @@ static int make_segments(const struct topo *t, struct plan *plan)
 
 		if (!s->n_members)
 			continue;
+		memset(out, 0, sizeof(*out)); /* not by calloc: one pass, not two */
 		copy_name(out->location, t->c->nodes[t->order[s->first]].location);
 		join_name(out->name, s->by_node ? "node/" : "location/", s->name);
 		out->leader = s->leader == TOPO_NONE ? PLAN_NO_LEADER : s->leader;
