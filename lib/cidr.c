@@ -85,11 +85,6 @@ const char *cidr_format(const struct cidr *c, char buf[CIDR_STRLEN])
 	return buf;
 }
 
-bool ip_equal(const struct ip_addr *a, const struct ip_addr *b)
-{
-	return ip_cmp(a, b) == 0;
-}
-
 int ip_cmp(const struct ip_addr *a, const struct ip_addr *b)
 {
 	if (a->family != b->family)
@@ -122,11 +117,6 @@ struct cidr cidr_network(const struct cidr *c)
 
 	mask_bytes(n.ip.bytes, ip_len(&n.ip), n.prefix);
 	return n;
-}
-
-bool cidr_equal(const struct cidr *a, const struct cidr *b)
-{
-	return a->prefix == b->prefix && ip_equal(&a->ip, &b->ip);
 }
 
 int cidr_cmp(const struct cidr *a, const struct cidr *b)

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <netinet/in.h>
 
 struct ip_addr {
@@ -42,11 +43,23 @@ const char *cidr_format(const struct cidr *c, char buf[CIDR_STRLEN]);
 static inline int ip_family_bits(int family) { return family == AF_INET6 ? 128 : 32; }
 static inline size_t ip_len(const struct ip_addr *ip) { return ip->family == AF_INET6 ? 16 : 4; }
 
-bool ip_equal(const struct ip_addr *a, const struct ip_addr *b);
+/* Inline, with the lengths spelled out so the compiler compares words:
+ * comparing two plans makes tens of thousands of these. */
+static inline bool ip_equal(const struct ip_addr *a, const struct ip_addr *b)
+{
+	if (a->family != b->family)
+		return false;
+	return a->family == AF_INET6 ? !memcmp(a->bytes, b->bytes, 16) : !memcmp(a->bytes, b->bytes, 4);
+}
+
 int ip_cmp(const struct ip_addr *a, const struct ip_addr *b);
 struct cidr cidr_host(const struct ip_addr *ip);
 struct cidr cidr_network(const struct cidr *c);
-bool cidr_equal(const struct cidr *a, const struct cidr *b);
+
+static inline bool cidr_equal(const struct cidr *a, const struct cidr *b)
+{
+	return a->prefix == b->prefix && ip_equal(&a->ip, &b->ip);
+}
 /* Orders by family, then network address, then prefix length. */
 int cidr_cmp(const struct cidr *a, const struct cidr *b);
 bool cidr_contains(const struct cidr *net, const struct ip_addr *ip);
