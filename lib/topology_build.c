@@ -316,6 +316,13 @@ static void allow(struct topo *t, size_t peer, const struct cidr *net)
 	f->ips[f->n++] = *net;
 }
 
+/* Whether node n is remote and carries its own tunnel: node_peer will
+ * read its fields. */
+static bool carries_itself(const struct topo *t, size_t n)
+{
+	return is_remote(t, n) && carrier_of(t, n) == n;
+}
+
 /* Fails (t->failed) only when the room for every peer cannot be had. */
 static void create_peers(struct topo *t)
 {
@@ -327,9 +334,21 @@ static void create_peers(struct topo *t)
 		t->failed = true;
 	if (t->failed)
 		return;
-	for (size_t n = 0; n < t->c->n_nodes; n++)
+	for (size_t n = 0; n < t->c->n_nodes; n++) {
+		size_t next = n + TOPO_AHEAD;
+
+		/* In the loop itself: GCC drops a function that only prefetches. */
+		if (next < t->c->n_nodes && carries_itself(t, next)) {
+			const struct node *ahead = &t->c->nodes[next];
+
+			__builtin_prefetch(ahead->name);
+			__builtin_prefetch(ahead->endpoint.host);
+			__builtin_prefetch(&ahead->public_key);
+			__builtin_prefetch(&ahead->persistent_keepalive);
+		}
 		if (is_remote(t, n) && carrier_of(t, n) != TOPO_NONE)
 			node_peer(t, carrier_of(t, n));
+	}
 	t->first_external = t->peers.n;
 	for (size_t i = 0; i < t->c->n_peers; i++)
 		external_peer(t, &t->c->peers[i]);
@@ -829,6 +848,12 @@ static int make_segments(const struct topo *t, struct plan *plan)
 		const struct seg *s = &t->segs[i];
 		struct plan_segment *out = &plan->segments[plan->n_segments];
 
+		if (i + TOPO_AHEAD < t->n_segs) {
+			const struct seg *ahead = &t->segs[i + TOPO_AHEAD];
+
+			__builtin_prefetch(t->c->nodes[t->order[ahead->first]].location);
+			__builtin_prefetch(ahead->name);
+		}
 		if (!s->n_members)
 			continue;
 		memset(out, 0, sizeof(*out)); /* not by calloc: one pass, not two */

@@ -104,6 +104,12 @@ size_t net_keys_lower_bound(const struct net_key *keys, size_t n, const struct n
 
 /* ---- The state of one computation (topology.c, topology_build.c) ---- */
 
+/* A loop over the model that reads a few fields of each struct node
+ * (~1.3 KB apart, a stride the hardware prefetcher loses once the loop
+ * does other work) would wait for memory at each; such a loop asks for
+ * what it will read of the node TOPO_AHEAD places on. */
+enum { TOPO_AHEAD = 6 };
+
 #define TOPO_NONE ((size_t)-1)
 
 struct seg {
