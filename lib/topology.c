@@ -841,7 +841,7 @@ void topo_free(struct topo *t)
 	free(t->endpoints);
 	free_peers(t->peers.items, t->peers.n);
 	free(t->pod_key_storage);
-	free(t->spine_storage);
+	free(t->spine);
 	free(t->spine_nets);
 	free(t->reach);
 	free(t->fill);

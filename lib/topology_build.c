@@ -43,15 +43,18 @@ static void drop_rejected_pods(struct topo *t)
 static int build_spine(struct topo *t)
 {
 	size_t n = 0, k = 0;
-	struct net_key *keys, *hosts;
+	struct net_key *keys;
 
 	if (t->pods_rejected)
 		drop_rejected_pods(t);
 	for (size_t i = 0; i < t->c->n_nodes; i++)
 		n += !!t->hot[i].private_host.ip.family + !!t->hot[i].addr.family;
-	keys = malloc((3 * n + t->n_pod_keys + 1) * sizeof(*keys));
-	if (!keys)
+	keys = malloc((2 * n + 1) * sizeof(*keys));
+	t->spine = malloc((n + t->n_pod_keys + 1) * sizeof(*t->spine));
+	if (!keys || !t->spine) {
+		free(keys);
 		return -1;
+	}
 	for (size_t i = 0; i < t->c->n_nodes; i++) {
 		const struct hot *h = &t->hot[i];
 
@@ -60,11 +63,12 @@ static int build_spine(struct topo *t)
 		if (h->addr.family)
 			keys[k++] = net_key(&h->addr_host, (uint32_t)(i << 2 | NET_WG));
 	}
-	hosts = net_keys_sort(keys, keys + n, n);
-	t->spine_storage = keys;
-	t->spine = keys + 2 * n;
+	net_keys_merge(t->pod_keys, t->n_pod_keys, net_keys_sort(keys, keys + n, n), n, t->spine);
 	t->n_spine = n + t->n_pod_keys;
-	net_keys_merge(t->pod_keys, t->n_pod_keys, hosts, n, t->spine);
+	/* Freed at once, so what is allocated next can reuse the memory. */
+	free(keys);
+	free(t->pod_key_storage);
+	t->pod_key_storage = t->pod_keys = NULL;
 	return 0;
 }
 

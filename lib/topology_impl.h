@@ -207,7 +207,7 @@ struct topo {
 	struct net_key *pod_keys, *pod_key_storage;
 	size_t n_pod_keys;
 	bool pods_rejected;   /* some are not kept (hot.kept_pods) */
-	struct net_key *spine, *spine_storage;
+	struct net_key *spine;
 	size_t n_spine;
 	struct cidr *spine_nets; /* the spine's networks, in its order */
 	size_t first_external; /* plan peer index of the first external peer */
