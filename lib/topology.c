@@ -168,34 +168,28 @@ struct loc_slot {
 	size_t seg;
 };
 
-struct loc_table {
-	struct loc_slot *slots;
-	size_t mask;
-};
-
-static struct loc_slot *loc_slot(struct loc_table *lt, const char *location)
+static struct loc_slot *loc_slot(const struct topo *t, const char *location)
 {
-	size_t i = (size_t)name_hash("location", location) & lt->mask;
+	size_t i = (size_t)name_hash("location", location) & t->loc_mask;
 
-	while (lt->slots[i].name && strcmp(lt->slots[i].name, location))
-		i = (i + 1) & lt->mask;
-	return &lt->slots[i];
+	while (t->loc_slots[i].name && strcmp(t->loc_slots[i].name, location))
+		i = (i + 1) & t->loc_mask;
+	return &t->loc_slots[i];
 }
 
-static void location_segments(struct topo *t, struct loc_table *lt)
+/* Node i's location segment, made on first sight, while the gather has
+ * the node at hand; hot.seg holds its table slot until the segments are
+ * sorted (build_segments). */
+static void place_in_location(struct topo *t, size_t i)
 {
-	for (size_t i = 0; i < t->c->n_nodes; i++) {
-		const struct node *node = &t->c->nodes[i];
-		struct loc_slot *slot;
+	const char *location = t->c->nodes[i].location;
+	struct loc_slot *slot = loc_slot(t, location);
 
-		if (t->hot[i].alone)
-			continue;
-		slot = loc_slot(lt, node->location);
-		if (!slot->name) {
-			t->segs[t->n_segs] = (struct seg){ .name = node->location };
-			*slot = (struct loc_slot){ node->location, t->n_segs++ };
-		}
+	if (!slot->name) {
+		t->segs[t->n_segs] = (struct seg){ .name = location };
+		*slot = (struct loc_slot){ location, t->n_segs++ };
 	}
+	t->hot[i].seg = (size_t)(slot - t->loc_slots);
 }
 
 static int seg_name_cmp(const void *a, const void *b)
@@ -207,26 +201,15 @@ static int seg_name_cmp(const void *a, const void *b)
  * model's (name) order; members listed in name order within each. */
 static int build_segments(struct topo *t)
 {
-	size_t n = t->c->n_nodes, cap = 16, located = 0, *fill;
-	struct loc_table lt;
+	size_t n = t->c->n_nodes, *fill = calloc(n + 1, sizeof(*fill));
 
-	for (size_t i = 0; i < n; i++)
-		located += !t->hot[i].alone;
-	while (cap < 2 * located)
-		cap *= 2;
-	lt = (struct loc_table){ calloc(cap, sizeof(struct loc_slot)), cap - 1 };
-	fill = calloc(n + 1, sizeof(*fill));
-	if (!lt.slots || !fill) {
-		free(lt.slots);
-		free(fill);
+	if (!fill)
 		return -1;
-	}
 	for (size_t i = 0; i < n; i++)
 		settle_membership(t, i);
-	location_segments(t, &lt);
 	topo_sort(t->segs, t->n_segs, sizeof(*t->segs), seg_name_cmp);
 	for (size_t i = 0; i < t->n_segs; i++)
-		loc_slot(&lt, t->segs[i].name)->seg = i;
+		loc_slot(t, t->segs[i].name)->seg = i;
 	for (size_t i = 0; i < n; i++) {
 		const struct node *node = &t->c->nodes[i];
 
@@ -234,7 +217,7 @@ static int build_segments(struct topo *t)
 			t->segs[t->n_segs] = (struct seg){ .by_node = true, .name = node->name };
 			t->hot[i].seg = t->n_segs++;
 		} else {
-			t->hot[i].seg = loc_slot(&lt, node->location)->seg;
+			t->hot[i].seg = t->loc_slots[t->hot[i].seg].seg;
 		}
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -251,7 +234,6 @@ static int build_segments(struct topo *t)
 	}
 	for (size_t i = 0; i < t->n_segs; i++)
 		t->segs[i].leader = elect_leader(t, &t->segs[i]);
-	free(lt.slots);
 	free(fill);
 	return 0;
 }
@@ -597,6 +579,8 @@ static int gather_nodes(struct topo *t, bool *overlap)
 			__builtin_prefetch(&ahead->n_allowed_location_ips);
 		}
 		gather_hot(t, i);
+		if (!h->alone)
+			place_in_location(t, i);
 		for (size_t j = 0; j < h->n_pods; j++)
 			keys[n++] = net_key(&h->pods[j], (uint32_t)(i << 2 | j));
 	}
@@ -807,7 +791,11 @@ static size_t find_node(const struct cluster *c, const char *name)
 
 static int alloc_arrays(struct topo *t)
 {
-	size_t n = t->c->n_nodes;
+	size_t n = t->c->n_nodes, loc_mask = 15;
+
+	/* Room for twice the nodes in locations (none in full granularity). */
+	while (t->o->granularity != GRANULARITY_FULL && loc_mask + 1 < 2 * n)
+		loc_mask = loc_mask * 2 + 1;
 
 	t->order = malloc((n + 1) * sizeof(*t->order)); /* build_segments fills it */
 	t->hot = malloc((n + 1) * sizeof(*t->hot));  /* gather_hot clears each */
@@ -815,8 +803,10 @@ static int alloc_arrays(struct topo *t)
 	t->peer_of = malloc(n * sizeof(*t->peer_of));
 	t->loc_ok = calloc(n * MODEL_MAX_LOCATION_IPS, sizeof(*t->loc_ok));
 	t->peer_ok = calloc(t->c->n_peers * MODEL_MAX_PEER_IPS + 1, sizeof(*t->peer_ok));
+	t->loc_slots = calloc(loc_mask + 1, sizeof(*t->loc_slots));
+	t->loc_mask = loc_mask;
 	if (!t->order || !t->hot || !t->segs || !t->peer_of ||
-	    !t->loc_ok || !t->peer_ok)
+	    !t->loc_ok || !t->peer_ok || !t->loc_slots)
 		return -1;
 	memset(t->peer_of, 0xff, n * sizeof(*t->peer_of));
 	return 0;
@@ -837,6 +827,7 @@ void topo_free(struct topo *t)
 	free(t->peer_of);
 	free(t->loc_ok);
 	free(t->peer_ok);
+	free(t->loc_slots);
 	free(t->found);
 	free(t->endpoints);
 	free_peers(t->peers.items, t->peers.n);

@@ -191,6 +191,8 @@ struct topo {
 	size_t *order;        /* node indices grouped by segment, then by name */
 	struct seg *segs;
 	size_t n_segs;
+	struct loc_slot *loc_slots; /* location name -> segment (topology.c) */
+	size_t loc_mask;
 	bool *loc_ok;         /* accepted allowed-location-ips, per node */
 	bool *peer_ok;        /* accepted allowed IPs, per external peer */
 	struct found_endpoint *found;
