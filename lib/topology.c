@@ -153,6 +153,8 @@ static void gather_hot(struct topo *t, size_t i)
 	h->n_location_ips = (uint8_t)node->n_allowed_location_ips;
 }
 
+/* Whether node i takes part and may hold tunnels, now that its pod CIDRs
+ * are settled. */
 static void settle_membership(struct topo *t, size_t i)
 {
 	struct hot *h = &t->hot[i];
@@ -552,10 +554,19 @@ static int take_pod_cidrs(struct topo *t, struct pod_check *pc, size_t i, struct
 	return 0;
 }
 
-/* Every node into t->hot, and whether any two pod CIDRs overlap: sorted
- * (kept for the spine), an overlap shows between neighbours (a network
- * sorts right before those it holds). Usually none do, and a sort costs a
- * fraction of filling a claims trie. */
+/* In address order a network sorts right before those it holds, so sorted
+ * networks overlap when some two neighbours do. */
+static bool any_holds_next(const struct net_key *sorted, size_t n)
+{
+	for (size_t i = 1; i < n; i++)
+		if (net_key_contains(&sorted[i - 1], &sorted[i]))
+			return true;
+	return false;
+}
+
+/* Every node into t->hot, and whether any two pod CIDRs overlap (sorted,
+ * and kept for the spine). Usually none do, and a sort costs a fraction of
+ * filling a claims trie. */
 static int gather_nodes(struct topo *t, bool *overlap)
 {
 	struct net_key *keys = malloc((2 * MODEL_MAX_POD_CIDRS * t->c->n_nodes + 1) * sizeof(*keys));
@@ -587,9 +598,7 @@ static int gather_nodes(struct topo *t, bool *overlap)
 	t->pod_key_storage = keys;
 	t->pod_keys = net_keys_sort(keys, keys + n, n);
 	t->n_pod_keys = n;
-	*overlap = false;
-	for (size_t i = 1; i < n && !*overlap; i++)
-		*overlap = net_key_contains(&t->pod_keys[i - 1], &t->pod_keys[i]);
+	*overlap = any_holds_next(t->pod_keys, n);
 	return 0;
 }
 
