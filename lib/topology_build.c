@@ -81,7 +81,7 @@ static int name_spine_nets(struct topo *t)
 	if (!t->spine_nets)
 		return -1;
 	for (size_t i = 0; i < t->n_spine; i++)
-		t->spine_nets[i] = net_key_cidr(&t->spine[i]);
+		net_key_cidr(&t->spine[i], &t->spine_nets[i]);
 	return 0;
 }
 
@@ -104,12 +104,11 @@ static bool private_ip_taken(struct topo *t, const struct reserved_ranges *r,
 	struct cidr pod_net;
 
 	if (pod && pod->item >> 2 != n && net_key_contains(pod, k)) {
-		pod_net = net_key_cidr(pod);
+		net_key_cidr(pod, &pod_net);
 		topo_reject(t, "node %s: private IP %s not routed: inside pod CIDR %s of node %s",
 			    t->c->nodes[n].name, cidr_format(ip, a), cidr_format(&pod_net, b),
 			    t->c->nodes[pod->item >> 2].name);
-	}
-	else if (reserved)
+	} else if (reserved)
 		topo_reject(t, "node %s: private IP %s not routed: inside %s %s", t->c->nodes[n].name,
 			    cidr_format(ip, a), reserved->what, cidr_format(&reserved->net, b));
 	else
@@ -776,13 +775,15 @@ static int make_cluster_cidrs(struct topo *t, struct plan *plan)
 	sorted = net_keys_sort(keys, keys + ne, ne);
 	merged = keys + 2 * ne;
 	net_keys_merge(t->spine, t->n_spine, sorted, ne, merged);
-	for (size_t i = 0, last = 0; i < n; i++) {
+	/* The merge keeps the spine's order, so its networks come in turn. */
+	for (size_t i = 0, last = 0, s = 0; i < n; i++) {
 		const struct net_key *k = &merged[i];
+		const struct cidr *net = k->item & EXTRA_ITEM ? &extras[k->item & ~EXTRA_ITEM]
+							      : &t->spine_nets[s++];
 
 		if (plan->n_cluster_cidrs && net_key_contains(&merged[last], k))
 			continue;
-		plan->cluster_cidrs[plan->n_cluster_cidrs++] =
-			k->item & EXTRA_ITEM ? extras[k->item & ~EXTRA_ITEM] : net_key_cidr(k);
+		plan->cluster_cidrs[plan->n_cluster_cidrs++] = *net;
 		last = i;
 	}
 	free(keys);

@@ -85,8 +85,10 @@ struct net_key {
 
 struct net_key net_key(const struct cidr *net, uint32_t item);
 /* The network (IPv4 or IPv6) key k was made of: reading it off the key
- * spares a loop over sorted keys a visit to wherever the network lives. */
-struct cidr net_key_cidr(const struct net_key *k);
+ * spares a loop over sorted keys a visit to wherever the network lives.
+ * Into out: a network built in a local and copied at once stalls the copy
+ * on the bytes still being written. */
+void net_key_cidr(const struct net_key *k, struct cidr *out);
 /* Sorts keys (tmp: room for n more); returns keys or tmp, whichever holds
  * the result. */
 struct net_key *net_keys_sort(struct net_key *keys, struct net_key *tmp, size_t n);

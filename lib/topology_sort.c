@@ -40,19 +40,18 @@ struct net_key net_key(const struct cidr *net, uint32_t item)
 	return k;
 }
 
-struct cidr net_key_cidr(const struct net_key *k)
+void net_key_cidr(const struct net_key *k, struct cidr *out)
 {
-	struct cidr net = { .prefix = (uint8_t)(k->meta & 0xff) };
-
+	memset(out, 0, sizeof(*out));
+	out->prefix = (uint8_t)(k->meta & 0xff);
 	if (k->meta >> 8) {
-		net.ip.family = AF_INET6;
-		store_be64(net.ip.bytes, k->hi);
-		store_be64(net.ip.bytes + 8, k->lo);
+		out->ip.family = AF_INET6;
+		store_be64(out->ip.bytes, k->hi);
+		store_be64(out->ip.bytes + 8, k->lo);
 	} else {
-		net.ip.family = AF_INET;
-		net.ip.v4.s_addr = htonl((uint32_t)(k->hi >> 32));
+		out->ip.family = AF_INET;
+		out->ip.v4.s_addr = htonl((uint32_t)(k->hi >> 32));
 	}
-	return net;
 }
 
 /* Digit pos of the sort order, 0 the most significant: the family, the 16
