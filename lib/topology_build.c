@@ -203,13 +203,18 @@ static void note_endpoint(struct topo *t, const struct plan_peer *p)
 	t->endpoints[t->n_endpoints++] = net_key(&net, (uint32_t)(p - peer_at(t, 0)));
 }
 
-/* The next peer, zeroed, in the room create_peers reserved: a peer is
- * large, so it is filled in place rather than built and copied in. */
-static struct plan_peer *new_peer(struct topo *t)
+/* The next peer, zeroed and named, in the room create_peers reserved: a
+ * peer is large, so it is filled in place rather than built and copied
+ * in. Whether the peers come in name order is seen here, while the last
+ * one's name is still in cache. */
+static struct plan_peer *new_peer(struct topo *t, const char *prefix, const char *name)
 {
 	struct plan_peer *p = peer_at(t, t->peers.n++);
 
 	memset(p, 0, sizeof(*p));
+	join_name(p->name, prefix, name);
+	if (t->peers.n > 1 && strcmp(p[-1].name, p->name) > 0)
+		t->peers_unsorted = true;
 	return p;
 }
 
@@ -223,11 +228,10 @@ static void node_peer(struct topo *t, size_t carrier)
 	if (t->peer_of[carrier] != TOPO_NONE)
 		return;
 	t->peer_of[carrier] = t->peers.n;
-	p = new_peer(t);
 	if (t->o->granularity != GRANULARITY_CROSS && !s->by_node)
-		join_name(p->name, "location/", s->name);
+		p = new_peer(t, "location/", s->name);
 	else
-		join_name(p->name, "node/", n->name);
+		p = new_peer(t, "node/", n->name);
 	p->public_key = n->public_key;
 	copy_endpoint(&p->endpoint, topo_node_endpoint_ref(t, n));
 	p->persistent_keepalive = my_keepalive(t);
@@ -236,9 +240,8 @@ static void node_peer(struct topo *t, size_t carrier)
 
 static void external_peer(struct topo *t, const struct peer *ext)
 {
-	struct plan_peer *p = new_peer(t);
+	struct plan_peer *p = new_peer(t, "peer/", ext->name);
 
-	join_name(p->name, "peer/", ext->name);
 	p->public_key = ext->public_key;
 	copy_endpoint(&p->endpoint, topo_peer_endpoint_ref(t, ext));
 	p->persistent_keepalive = ext->persistent_keepalive > 0 ? ext->persistent_keepalive
@@ -683,14 +686,6 @@ static int peer_rank_cmp(const void *a, const void *b)
 	return strcmp(((const struct peer_rank *)a)->name, ((const struct peer_rank *)b)->name);
 }
 
-static bool peers_sorted(const struct topo *t)
-{
-	for (size_t i = 1; i < t->peers.n; i++)
-		if (strcmp(peer_at(t, i - 1)->name, peer_at(t, i)->name) > 0)
-			return false;
-	return true;
-}
-
 /* Moves the peers into the plan sorted by name: as they are (full and
  * cross granularity create them in name order), else each copied once
  * (they are large); t->peer_of follows them. */
@@ -698,7 +693,7 @@ static int sort_peers(struct topo *t, struct plan *plan)
 {
 	struct peer_rank *order;
 
-	if (peers_sorted(t)) {
+	if (!t->peers_unsorted) {
 		plan->peers = t->peers.items;
 		plan->n_peers = t->peers.n;
 		t->peers = (struct vec){ 0 };

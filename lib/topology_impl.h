@@ -215,6 +215,7 @@ struct topo {
 	size_t n_spine;
 	struct cidr *spine_nets; /* the spine's networks, in its order */
 	size_t first_external; /* plan peer index of the first external peer */
+	bool peers_unsorted;   /* made out of name order (new_peer) */
 	struct vec *route_out;
 	struct reach *reach;  /* per node */
 	struct allowed_fill *fill; /* per plan peer */
