@@ -6,9 +6,9 @@
  * plan (on an unchanged model, and after one node's endpoint port
  * changed); with the cache (topology_cache_update), after that change,
  * after an endpoint a node discovered moved (roaming), with nothing
- * changed (the topology step of a no-op reconcile), and
- * after a node of another location turned Ready or NotReady (patched in
- * location granularity, recomputed in the others).
+ * changed (the topology step of a no-op reconcile), after a node of
+ * another location turned Ready or NotReady, and after it left the
+ * cluster or joined it again.
  * Targets (issue 4): 5,000 nodes under 20 ms full and under 2 ms
  * incremental; the ratios printed are against those. A missed target is
  * printed, not an exit status: only a wrong result (the cache's plan not
@@ -141,6 +141,26 @@ static void flip_ready(struct cluster *c, struct node *n)
 	n->ready = !n->ready;
 }
 
+/* Node n leaves the model (a copy kept), or comes back where it was: the
+ * model is sorted by name. */
+static void leave_or_join(struct cluster *c, struct node *n)
+{
+	static struct node gone;
+	static bool away;
+	size_t i = (size_t)(n - c->nodes), after = c->n_nodes - i;
+
+	if (away) {
+		memmove(n + 1, n, after * sizeof(*n));
+		*n = gone;
+		c->n_nodes++;
+	} else {
+		gone = *n;
+		memmove(n, n + 1, (after - 1) * sizeof(*n));
+		c->n_nodes--;
+	}
+	away = !away;
+}
+
 /* One step as the agent takes it on a watch event: without a cache,
  * compute and compare with the previous plan; with one, update it. */
 static void step(const struct cluster *c, const char *self, const struct topology_options *o,
@@ -163,14 +183,22 @@ static void step(const struct cluster *c, const char *self, const struct topolog
 	*prev = next;
 }
 
-/* Mean ns of one step; change (or NULL) is applied to one node before
- * each. Fails the run when the cache's plan is not the computed one. */
-static double measure(struct cluster *c, const char *self, const struct topology_options *o,
-		      change_fn *change, bool cached, int *status)
+/* Mean ns of one step, of the steps after an even and after an odd
+ * number of changes (change alternates: a flip and back, a node leaving
+ * and joining); change (or NULL) is applied to one node before each,
+ * outside the time. Fails the run when the cache's plan is not the
+ * computed one. */
+struct timing {
+	double mean, even, odd;
+};
+
+static struct timing measure(struct cluster *c, const char *self,
+			     const struct topology_options *o, change_fn *change, bool cached,
+			     int *status)
 {
 	struct topology_cache *cache = cached ? topology_cache_new() : NULL;
 	struct node *changed = &c->nodes[c->n_nodes / 2 + 1]; /* never a local node */
-	double start, budget = 2e8, elapsed;
+	double spent[2] = { 0, 0 }, budget = 2e8;
 	struct plan prev = { 0 };
 	size_t iters = 0;
 
@@ -179,14 +207,19 @@ static double measure(struct cluster *c, const char *self, const struct topology
 		exit(1);
 	}
 	step(c, self, o, cache, &prev);
-	start = now_ns();
 	do {
+		double start;
+
 		if (change)
 			change(c, changed);
+		start = now_ns();
 		step(c, self, o, cache, &prev);
-		iters++;
-		elapsed = now_ns() - start;
-	} while (elapsed < budget || iters < 3);
+		spent[iters++ % 2] += now_ns() - start;
+	} while (spent[0] + spent[1] < budget || iters < 4);
+	if (iters % 2 && change) { /* leave the model as it was */
+		change(c, changed);
+		step(c, self, o, cache, &prev);
+	}
 	if (cache) {
 		compute_or_die(c, self, o, &prev);
 		if (!plan_equal(topology_cache_plan(cache), &prev)) {
@@ -197,7 +230,40 @@ static double measure(struct cluster *c, const char *self, const struct topology
 	}
 	plan_free(&prev);
 	topology_cache_free(cache);
-	return elapsed / (double)iters;
+	return (struct timing){ (spent[0] + spent[1]) / (double)iters,
+				spent[0] / (double)((iters + 1) / 2), spent[1] / (double)(iters / 2) };
+}
+
+struct row {
+	double full, recompute, cache, roam, noop, ready, leave, join;
+};
+
+static void print_row(size_t nodes, const char *mesh, const char *self, const struct row *r)
+{
+	printf("%-6zu %-9s %-10s %8.3f %8.3f %8.3f %8.3f %8.3f %8.3f %8.3f %8.3f\n", nodes, mesh,
+	       self, r->full / 1e6, r->recompute / 1e6, r->cache / 1e6, r->roam / 1e6, r->noop / 1e6,
+	       r->ready / 1e6, r->leave / 1e6, r->join / 1e6);
+	if (nodes == 5000)
+		printf("%28s ratios: full %.2f; cache %.2f, roam %.2f, no-op %.2f, ready %.2f, "
+		       "leave %.2f, join %.2f\n", "", r->full / 2e7, r->cache / 2e6, r->roam / 2e6,
+		       r->noop / 2e6, r->ready / 2e6, r->leave / 2e6, r->join / 2e6);
+}
+
+static struct row measure_row(struct cluster *c, const char *self,
+			      const struct topology_options *o, int *status)
+{
+	struct timing membership = measure(c, self, o, leave_or_join, true, status);
+
+	return (struct row){
+		.full = measure(c, self, o, NULL, false, status).mean,
+		.recompute = measure(c, self, o, flip_port, false, status).mean,
+		.cache = measure(c, self, o, flip_port, true, status).mean,
+		.roam = measure(c, self, o, flip_discovered, true, status).mean,
+		.noop = measure(c, self, o, NULL, true, status).mean,
+		.ready = measure(c, self, o, flip_ready, true, status).mean,
+		.leave = membership.even,
+		.join = membership.odd,
+	};
 }
 
 int main(void)
@@ -218,13 +284,13 @@ int main(void)
 		return 1;
 	snprintf(o.underlay_ifname, sizeof(o.underlay_ifname), "eth0");
 	printf("ms per step; full: compute + compare, unchanged model; recompute: the same after one\n"
-	       "node's endpoint port changed; cache: topology_cache_update after that change (patched),\n"
-	       "after an endpoint a node discovered moved (roam, patched), with nothing changed (no-op\n"
-	       "reconcile), after a remote node turned (Not)Ready (ready: patched in location\n"
-	       "granularity, else recomputed).\n"
+	       "node's endpoint port changed. With the cache (topology_cache_update): cache: after\n"
+	       "that change; roam: after an endpoint a node discovered moved; no-op: nothing changed\n"
+	       "(a no-op reconcile); ready: a remote node turned (Not)Ready; leave, join: a remote\n"
+	       "node left the model, and came back.\n"
 	       "Ratios against issue 4's 5,000-node targets: full / 20 ms, the cache's / 2 ms.\n");
-	printf("%-6s %-9s %-10s %9s %9s %9s %9s %9s %9s  %s\n", "nodes", "mesh", "node", "full",
-	       "recompute", "cache", "roam", "no-op", "ready", "ratios (5,000 nodes)");
+	printf("%-6s %-9s %-10s %8s %8s %8s %8s %8s %8s %8s %8s\n", "nodes", "mesh", "node", "full",
+	       "recomp", "cache", "roam", "no-op", "ready", "leave", "join");
 	for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
 		struct cluster c = make_cluster(sizes[s]);
 
@@ -234,20 +300,9 @@ int main(void)
 
 			o.granularity = grans[g].g;
 			for (size_t k = 0; k < 2; k++) {
-				double full = measure(&c, selves[k], &o, NULL, false, &status);
-				double recompute = measure(&c, selves[k], &o, flip_port, false, &status);
-				double cache = measure(&c, selves[k], &o, flip_port, true, &status);
-				double roam = measure(&c, selves[k], &o, flip_discovered, true, &status);
-				double noop = measure(&c, selves[k], &o, NULL, true, &status);
-				double ready = measure(&c, selves[k], &o, flip_ready, true, &status);
+				struct row r = measure_row(&c, selves[k], &o, &status);
 
-				printf("%-6zu %-9s %-10s %9.3f %9.3f %9.3f %9.3f %9.3f %9.3f", sizes[s],
-				       grans[g].name, selves[k], full / 1e6, recompute / 1e6, cache / 1e6,
-				       roam / 1e6, noop / 1e6, ready / 1e6);
-				if (sizes[s] == 5000)
-					printf("  full %.2f, cache %.2f, roam %.2f, no-op %.2f, ready %.2f",
-					       full / 2e7, cache / 2e6, roam / 2e6, noop / 2e6, ready / 2e6);
-				printf("\n");
+				print_row(sizes[s], grans[g].name, selves[k], &r);
 			}
 		}
 		cluster_free(&c);
