@@ -314,6 +314,8 @@ static int allocate_addresses(struct topo *t, struct error *err)
 	for (size_t i = 0; i < n && cross; i++)
 		if (t->hot[i].usable)
 			set_address(&t->hot[i], &ips[i]);
+	t->wgips = ips;
+	ips = NULL;
 	r = 0;
 out:
 	free(req);
@@ -838,6 +840,7 @@ void topo_free(struct topo *t)
 	free(t->peer_ok);
 	free(t->loc_slots);
 	free(t->found);
+	free(t->wgips);
 	free(t->endpoints);
 	free_peers(t->peers.items, t->peers.n);
 	free(t->pod_key_storage);

@@ -40,6 +40,13 @@ struct wgip_request {
  * Fails on a subnet with fewer than four addresses, or out of memory. */
 int wgip_allocate(const struct cidr *subnet, const struct wgip_request *req, size_t n,
 		  struct ip_addr *out, struct error *err);
+/* Addresses as offsets from the subnet's network address: the usable ones
+ * are 1..wgip_usable(subnet). wgip_offset tells whether ip is one (a
+ * published address the allocator may keep); wgip_hash_offset is where a
+ * holder without one starts probing (the cache's use). */
+uint64_t wgip_usable(const struct cidr *subnet);
+bool wgip_offset(const struct cidr *subnet, const struct ip_addr *ip, uint64_t *off);
+uint64_t wgip_hash_offset(const struct cidr *subnet, const char *kind, const char *name);
 
 /* Address ranges with an owner; a range conflicts with the ranges of other
  * owners that overlap it. CLAIM_OWNER_ALL conflicts with every owner. A
@@ -199,6 +206,9 @@ struct topo {
 	bool *peer_ok;        /* accepted allowed IPs, per external peer */
 	struct found_endpoint *found;
 	size_t n_found;
+	/* What wgip_allocate gave, per request: segments, or nodes in cross
+	 * granularity (the cache's use) */
+	struct ip_addr *wgips;
 	bool tunnels;         /* the local node holds WireGuard tunnels */
 	/* node index -> its peer: in t->peers while building, in plan->peers
 	 * once assembled */

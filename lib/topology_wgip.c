@@ -96,6 +96,11 @@ static void keep_published(const struct cidr *subnet, uint64_t usable, struct ta
 	}
 }
 
+static uint64_t hash_offset(uint64_t usable, const char *kind, const char *name)
+{
+	return 1 + name_hash(kind, name) % usable;
+}
+
 static void hash_and_probe(const struct cidr *subnet, uint64_t usable, struct taken *t,
 			   size_t *n_taken, const struct wgip_request *req, struct ip_addr *out)
 {
@@ -103,7 +108,7 @@ static void hash_and_probe(const struct cidr *subnet, uint64_t usable, struct ta
 
 	if (*n_taken >= usable)
 		return;
-	off = 1 + name_hash(req->kind, req->name) % usable;
+	off = hash_offset(usable, req->kind, req->name);
 	while (taken_has(t, off))
 		off = off == usable ? 1 : off + 1;
 	taken_add(t, off);
@@ -136,4 +141,23 @@ int wgip_allocate(const struct cidr *subnet, const struct wgip_request *req, siz
 			hash_and_probe(&net, usable, &t, &n_taken, &req[i], &out[i]);
 	free(t.slots);
 	return 0;
+}
+
+uint64_t wgip_usable(const struct cidr *subnet)
+{
+	struct cidr net = cidr_network(subnet);
+
+	return usable_offsets(&net);
+}
+
+bool wgip_offset(const struct cidr *subnet, const struct ip_addr *ip, uint64_t *off)
+{
+	struct cidr net = cidr_network(subnet);
+
+	return published_offset(&net, usable_offsets(&net), ip, off);
+}
+
+uint64_t wgip_hash_offset(const struct cidr *subnet, const char *kind, const char *name)
+{
+	return hash_offset(wgip_usable(subnet), kind, name);
 }
