@@ -145,6 +145,9 @@ struct topology_cache_stats {
 	unsigned long computed;  /* updates that ran topology_compute */
 	unsigned long patched;   /* updates that patched the plan */
 	unsigned long unchanged; /* updates that found nothing changed */
+	/* Of the patched and unchanged: a remote node joining, leaving,
+	 * turning Ready or NotReady. */
+	unsigned long joined, left, flipped;
 };
 
 /* NULL when out of memory. */

@@ -11,10 +11,11 @@
  * endpoint moving to an address that changes which routes are left out
  * (routes keep endpoints out of the tunnel), a change of the local node
  * (its keepalive is on every peer), of the external peers or the options.
- * A remote node turning Ready or NotReady in location granularity, its
- * leaders staying, is patched too: its networks' routes and AllowedIPs.
+ * A remote node joining, leaving or turning Ready or NotReady is patched
+ * in topology_cache_members.c; this file keeps what those patches need of
+ * a computation (topology_cache_impl.h).
  */
-#include "topology.h"
+#include "topology_cache_impl.h"
 
 #include <stddef.h>
 #include <stdio.h>
@@ -22,33 +23,6 @@
 #include <string.h>
 
 #include "key.h"
-#include "topology_impl.h"
-
-struct node_digest {
-	uint64_t shape;      /* without the flags */
-	uint64_t wireguard;
-	uint64_t discovered;
-	unsigned flags;      /* FLAG_* */
-};
-
-enum { FLAG_READY = 1 << 1, FLAG_USABLE = 1 << 5 };
-
-struct topology_cache {
-	bool has_plan;                /* plan and the fields below are of the last update */
-	bool stale;                   /* the next update recomputes */
-	char self[MODEL_NAME_MAX + 1];
-	struct topology_options opts;
-	struct plan plan;
-	struct node_digest *digests;  /* per node of the last update */
-	size_t n_nodes;
-	uint64_t peers_digest;
-	size_t self_index;
-	size_t *peer_of;              /* node -> index into plan.peers, or TOPO_NONE */
-	size_t n_hidden_routes;       /* as topo.n_hidden_routes */
-	struct found_endpoint *found; /* the discovered endpoints, as topo.found */
-	size_t n_found;
-	struct topology_cache_stats stats;
-};
 
 /* ---- Digests ------------------------------------------------------------ */
 
@@ -170,7 +144,7 @@ static bool options_equal(const struct topology_options *a, const struct topolog
 	       !strcmp(a->underlay_ifname, b->underlay_ifname);
 }
 
-/* ---- Patching ------------------------------------------------------------ */
+/* ---- Patching WireGuard attributes ---------------------------------------- */
 
 static bool endpoints_equal(const struct endpoint *a, const struct endpoint *b)
 {
@@ -182,13 +156,21 @@ static bool same_shape(const struct node_digest *a, const struct node_digest *b)
 	return a->shape == b->shape && a->flags == b->flags;
 }
 
-/* Whether the last plan stands for the same nodes, options, external
- * peers and local node. */
-static bool same_frame(const struct topology_cache *c, const struct cluster *cluster,
-		       const char *self, const struct topology_options *opts, uint64_t peers)
+bool digests_equal(const struct node_digest *a, const struct node_digest *b)
 {
-	return c->has_plan && !c->stale && c->n_nodes == cluster->n_nodes &&
-	       c->peers_digest == peers && !strcmp(c->self, self) && options_equal(&c->opts, opts);
+	return same_shape(a, b) && a->wireguard == b->wireguard && a->discovered == b->discovered;
+}
+
+uint64_t no_discovered_digest(void)
+{
+	return mix(0, 0);
+}
+
+bool cache_frame_holds(const struct topology_cache *c, const char *self,
+		       const struct topology_options *opts, uint64_t peers)
+{
+	return c->has_plan && !c->stale && c->peers_digest == peers && !strcmp(c->self, self) &&
+	       options_equal(&c->opts, opts);
 }
 
 /* Whether only WireGuard attributes and discovered endpoints of nodes
@@ -198,7 +180,7 @@ static bool patchable(const struct topology_cache *c, const struct cluster *clus
 		      const char *self, const struct topology_options *opts,
 		      const struct node_digest *d, uint64_t peers)
 {
-	if (!same_frame(c, cluster, self, opts, peers) ||
+	if (!cache_frame_holds(c, self, opts, peers) || c->n_nodes != cluster->n_nodes ||
 	    d[c->self_index].wireguard != c->digests[c->self_index].wireguard)
 		return false;
 	for (size_t i = 0; i < cluster->n_nodes; i++)
@@ -217,15 +199,7 @@ static bool endpoint_may_move(const struct topology_cache *c, const struct endpo
 
 	if (c->n_hidden_routes)
 		return false;
-	if (ip_parse(to->host, &ip) < 0)
-		return true;
-	for (size_t i = 0; i < c->plan.n_routes; i++) {
-		const struct route *r = &c->plan.routes[i];
-
-		if (!strcmp(r->dev, c->opts.wg_ifname) && cidr_contains(&r->dst, &ip))
-			return false;
-	}
-	return true;
+	return ip_parse(to->host, &ip) < 0 || !in_tunnel_route(c, &ip);
 }
 
 /* One peer brought up to date; false when the change needs a
@@ -233,8 +207,11 @@ static bool endpoint_may_move(const struct topology_cache *c, const struct endpo
 static bool patch_peer(struct topology_cache *c, struct plan_peer *p, const struct wg_key *key,
 		       const struct endpoint *endpoint, bool *changed)
 {
-	if (strcmp(p->endpoint.host, endpoint->host) && !endpoint_may_move(c, endpoint))
-		return false;
+	if (strcmp(p->endpoint.host, endpoint->host)) {
+		if (!endpoint_may_move(c, endpoint))
+			return false;
+		c->endpoints_stale = true;
+	}
 	*changed |= !key_equal(&p->public_key, key) || !endpoints_equal(&p->endpoint, endpoint);
 	p->public_key = *key;
 	p->endpoint = *endpoint;
@@ -248,10 +225,11 @@ static bool patch_node_peer(struct topology_cache *c, const struct topo *t, size
 	const struct node *node = &t->c->nodes[n];
 	struct endpoint endpoint;
 
-	if (c->peer_of[n] == TOPO_NONE)
+	if (c->memo[n].peer == TOPO_NONE)
 		return true;
 	endpoint = topo_node_endpoint(t, node);
-	return patch_peer(c, &c->plan.peers[c->peer_of[n]], &node->public_key, &endpoint, changed);
+	return patch_peer(c, &c->plan.peers[c->memo[n].peer], &node->public_key, &endpoint,
+			  changed);
 }
 
 static int peer_name_cmp(const void *name, const void *peer)
@@ -316,176 +294,47 @@ static bool patch(struct topology_cache *c, const struct cluster *cluster,
 	return true;
 }
 
-/* ---- Patching a readiness flip ------------------------------------------ */
+/* ---- Where the peers' endpoints are ---------------------------------------- */
 
-/* A remote node turning Ready or NotReady, in location granularity, joins
- * or leaves its segment's members: its networks' routes and its leader's
- * peer's AllowedIPs change, nothing else, as long as the leaders stay and
- * nothing was rejected (claims, pod CIDR and private IP checks do not read
- * readiness; a plan without rejections kept every network and hid no
- * route). Anything less plain recomputes. */
-
-/* The one node whose readiness alone changed, with nothing else about the
- * computation. */
-static bool readiness_patchable(const struct topology_cache *c, const struct cluster *cluster,
-				const char *self, const struct topology_options *opts,
-				const struct node_digest *d, uint64_t peers, size_t *flipped)
+static bool index_endpoints(struct topology_cache *c)
 {
-	*flipped = TOPO_NONE;
-	if (!same_frame(c, cluster, self, opts, peers) || opts->granularity != GRANULARITY_LOCATION ||
-	    c->plan.n_rejections)
-		return false;
-	for (size_t i = 0; i < cluster->n_nodes; i++) {
-		const struct node_digest *was = &c->digests[i], *is = &d[i];
-
-		if (was->wireguard != is->wireguard || was->discovered != is->discovered)
-			return false;
-		if (same_shape(was, is))
-			continue;
-		if (*flipped != TOPO_NONE || was->shape != is->shape ||
-		    (was->flags ^ is->flags) & ~(unsigned)(FLAG_READY | FLAG_USABLE))
-			return false;
-		*flipped = i;
-	}
-	return *flipped != TOPO_NONE && *flipped != c->self_index;
-}
-
-static int segment_name_cmp(const void *name, const void *seg)
-{
-	return strcmp(name, ((const struct plan_segment *)seg)->name);
-}
-
-/* Node n's segment in the plan (a location's: a lone node leads its own). */
-static struct plan_segment *location_segment(struct plan *plan, const struct node *n)
-{
-	char name[MODEL_NAME_MAX + 16];
-
-	if (!n->location[0] || !n->has_internal_ip)
-		return NULL;
-	snprintf(name, sizeof(name), "location/%s", n->location);
-	return bsearch(name, plan->segments, plan->n_segments, sizeof(*plan->segments),
-		       segment_name_cmp);
-}
-
-/* A flip of node n in the segment it shares with its leader. */
-struct flip {
-	const struct node *node;
-	size_t n;
-	struct plan_segment *seg;
-	struct cidr nets[MODEL_MAX_POD_CIDRS + 1]; /* its networks, as the spine's */
-	size_t n_nets;
-	bool join;                                 /* becomes a member */
-	struct route templates[2];                 /* a route away, per family (IPv4, IPv6) */
-	struct plan_peer *peer;                    /* the leader's; NULL: no tunnels here */
-};
-
-static bool cidr_in(const struct cidr *net, const struct cidr *set, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (cidr_equal(net, &set[i]))
-			return true;
-	return false;
-}
-
-/* Whether other (not n) has a network n has, or is not the local leader
- * but has its private IP (via): shared networks go to the first owner by
- * name, and routes are told apart by their gateway. */
-static bool shares_network(const struct flip *f, const struct node *other,
-			   const struct ip_addr *via)
-{
-	for (size_t j = 0; j < other->n_pod_cidrs; j++) {
-		struct cidr net = cidr_network(&other->pod_cidrs[j]);
-
-		if (cidr_in(&net, f->nets, f->n_nets))
-			return true;
-	}
-	for (size_t j = 0; j < other->n_allowed_location_ips; j++) {
-		struct cidr net = cidr_network(&other->allowed_location_ips[j]);
-
-		if (cidr_in(&net, f->nets, f->n_nets))
-			return true;
-	}
-	if (other->has_internal_ip) {
-		struct cidr host = cidr_host(&other->internal_ip.ip);
-
-		return cidr_in(&host, f->nets, f->n_nets) ||
-		       (via && via != &other->internal_ip.ip && ip_equal(via, &other->internal_ip.ip));
-	}
-	return false;
-}
-
-static bool networks_unshared(const struct flip *f, const struct cluster *cluster,
-			      const struct ip_addr *via)
-{
-	for (size_t i = 0; i < cluster->n_nodes; i++)
-		if (i != f->n && shares_network(f, &cluster->nodes[i], via))
-			return false;
-	for (size_t i = 0; i < cluster->n_peers; i++)
-		for (size_t j = 0; j < cluster->peers[i].n_allowed_ips; j++) {
-			struct cidr net = cidr_network(&cluster->peers[i].allowed_ips[j]);
-
-			if (cidr_in(&net, f->nets, f->n_nets))
-				return false;
-		}
-	return true;
-}
-
-/* Whether route r goes where routes away from the segment go: into the
- * tunnels, or to the local leader's private IP (or, for IPv6 behind an
- * IPv4 one, its link-local address on the encapsulation). */
-static bool routes_away(const struct topology_cache *c, const struct route *r,
-			const struct ip_addr *via)
-{
-	struct ip_addr gateway;
-
-	if (!via)
-		return !strcmp(r->dev, c->opts.wg_ifname);
-	if (via->family == r->dst.ip.family)
-		gateway = *via;
-	else if (r->dst.ip.family == AF_INET6)
-		gateway = topology_encap_ip6(via);
-	else
-		return false;
-	return ip_equal(&r->gateway, &gateway);
-}
-
-/* A route away for each family, not one of n's own: routes for its networks
- * are copies (with their destinations), and the family keeps a route when
- * they go (so the rules stand). */
-static bool find_templates(struct flip *f, const struct topology_cache *c,
-			   const struct ip_addr *via)
-{
-	bool found[2] = { false, false };
-
-	for (size_t i = 0; i < c->plan.n_routes; i++) {
-		const struct route *r = &c->plan.routes[i];
-		size_t k = r->dst.ip.family == AF_INET6;
-
-		if (!found[k] && !cidr_in(&r->dst, f->nets, f->n_nets) && routes_away(c, r, via)) {
-			f->templates[k] = *r;
-			found[k] = true;
-		}
-	}
-	for (size_t i = 0; i < f->n_nets; i++)
-		if (!found[f->nets[i].ip.family == AF_INET6])
-			return false;
-	return true;
-}
-
-/* Routes into the tunnels leave out destinations holding a peer's endpoint. */
-static bool holds_an_endpoint(const struct plan *plan, const struct cidr *dst)
-{
+	struct net_key *keys = malloc((2 * c->plan.n_peers + 1) * sizeof(*keys)), *sorted;
 	struct ip_addr ip;
+	size_t n = 0;
 
-	for (size_t i = 0; i < plan->n_peers; i++)
-		if (ip_parse(plan->peers[i].endpoint.host, &ip) == 0 && cidr_contains(dst, &ip))
-			return true;
-	return false;
+	if (!keys)
+		return false;
+	for (size_t i = 0; i < c->plan.n_peers; i++) {
+		if (ip_parse(c->plan.peers[i].endpoint.host, &ip) == 0) {
+			struct cidr host = cidr_host(&ip);
+
+			keys[n++] = net_key(&host, 0);
+		}
+	}
+	sorted = net_keys_sort(keys, keys + n, n);
+	memmove(keys, sorted, n * sizeof(*keys));
+	free(c->endpoints);
+	c->endpoints = keys;
+	c->n_endpoints = n;
+	c->room.endpoints = n;
+	c->endpoints_stale = false;
+	return true;
 }
 
-/* The first of n sorted items (each of size bytes, starting with a cidr:
- * a route's destination, or a cidr itself) not below net. */
-static size_t lower_bound(const void *items, size_t n, size_t size, const struct cidr *net)
+bool endpoints_indexed(struct topology_cache *c)
+{
+	return !c->endpoints_stale || index_endpoints(c);
+}
+
+bool endpoint_inside(const struct topology_cache *c, const struct cidr *dst)
+{
+	struct net_key net = net_key(dst, 0);
+	size_t i = net_keys_lower_bound(c->endpoints, c->n_endpoints, &net);
+
+	return i < c->n_endpoints && net_key_contains(&net, &c->endpoints[i]);
+}
+
+size_t cidr_lower_bound(const void *items, size_t n, size_t size, const struct cidr *net)
 {
 	size_t lo = 0, hi = n;
 
@@ -500,196 +349,155 @@ static size_t lower_bound(const void *items, size_t n, size_t size, const struct
 	return lo;
 }
 
+/* The cluster CIDR holding ip, or NULL. They are disjoint and sorted, so
+ * it is the one at ip's place or the one before. */
+static const struct cidr *cluster_cidr_holding(const struct plan *plan, const struct ip_addr *ip)
+{
+	struct cidr host = cidr_host(ip);
+	size_t i = cidr_lower_bound(plan->cluster_cidrs, plan->n_cluster_cidrs,
+				    sizeof(*plan->cluster_cidrs), &host);
+
+	if (i < plan->n_cluster_cidrs && cidr_equal(&plan->cluster_cidrs[i], &host))
+		return &plan->cluster_cidrs[i];
+	if (i > 0 && cidr_contains(&plan->cluster_cidrs[i - 1], ip))
+		return &plan->cluster_cidrs[i - 1];
+	return NULL;
+}
+
 _Static_assert(offsetof(struct route, dst) == 0, "a route starts with its destination");
 
-static size_t route_index(const struct plan *plan, const struct cidr *dst)
+/* Every route's destination lies in one cluster CIDR, so only the routes
+ * inside the one holding ip (a run, in order) may hold it. */
+bool in_tunnel_route(const struct topology_cache *c, const struct ip_addr *ip)
 {
-	return lower_bound(plan->routes, plan->n_routes, sizeof(*plan->routes), dst);
-}
+	const struct plan *plan = &c->plan;
+	const struct cidr *outer = cluster_cidr_holding(plan, ip);
 
-static size_t allowed_index(const struct plan_peer *p, const struct cidr *net)
-{
-	return lower_bound(p->allowed_ips, p->n_allowed_ips, sizeof(*p->allowed_ips), net);
-}
-
-static bool route_present(const struct plan *plan, const struct cidr *dst)
-{
-	size_t i = route_index(plan, dst);
-
-	return i < plan->n_routes && cidr_equal(&plan->routes[i].dst, dst);
-}
-
-static bool allowed_present(const struct plan_peer *p, const struct cidr *net)
-{
-	size_t i = allowed_index(p, net);
-
-	return i < p->n_allowed_ips && cidr_equal(&p->allowed_ips[i], net);
-}
-
-/* Whether every network of n is in the plan when it leaves, and in none
- * when it joins (and a joining route hides no endpoint). */
-static bool networks_as_expected(const struct flip *f, const struct plan *plan)
-{
-	for (size_t i = 0; i < f->n_nets; i++) {
-		const struct cidr *net = &f->nets[i];
-
-		if (route_present(plan, net) == f->join ||
-		    (f->peer && allowed_present(f->peer, net) == f->join) ||
-		    (f->join && f->peer && holds_an_endpoint(plan, net)))
-			return false;
-	}
-	return true;
-}
-
-static void gather_networks(struct flip *f)
-{
-	for (size_t j = 0; j < f->node->n_pod_cidrs; j++)
-		f->nets[f->n_nets++] = cidr_network(&f->node->pod_cidrs[j]);
-	f->nets[f->n_nets++] = cidr_host(&f->node->internal_ip.ip);
-}
-
-static bool distinct_networks(const struct flip *f)
-{
-	for (size_t i = 1; i < f->n_nets; i++)
-		if (cidr_in(&f->nets[i], f->nets, i))
-			return false;
-	return true;
-}
-
-/* Whether node n may now lead its segment: it beats leader only with the
- * annotation, a public endpoint or an earlier name (the leader order). */
-static bool may_lead(const struct cluster *cluster, size_t n, size_t leader)
-{
-	const struct node *node = &cluster->nodes[n];
-
-	return topo_node_usable(node) && (node->leader || node->has_public_endpoint || n < leader);
-}
-
-/* Checks everything before the plan is touched. */
-static bool plan_flip(struct flip *f, struct topology_cache *c, const struct cluster *cluster,
-		      size_t n)
-{
-	const struct node *me = &cluster->nodes[c->self_index];
-	const struct plan_segment *mine = location_segment(&c->plan, me);
-	const struct ip_addr *via = NULL;
-
-	*f = (struct flip){ .node = &cluster->nodes[n], .n = n, .join = cluster->nodes[n].ready };
-	f->seg = location_segment(&c->plan, f->node);
-	if (!f->seg || f->seg == mine || f->seg->leader == PLAN_NO_LEADER || f->seg->leader == n ||
-	    may_lead(cluster, n, f->seg->leader))
+	if (!outer)
 		return false;
-	if (c->plan.is_leader) {
-		if (c->peer_of[f->seg->leader] == TOPO_NONE)
-			return false;
-		f->peer = &c->plan.peers[c->peer_of[f->seg->leader]];
-	} else if (mine && mine->leader != PLAN_NO_LEADER) {
-		via = &cluster->nodes[mine->leader].internal_ip.ip;
-	} else {
-		return false;
+	for (size_t i = cidr_lower_bound(plan->routes, plan->n_routes, sizeof(*plan->routes), outer);
+	     i < plan->n_routes && cidr_overlaps(outer, &plan->routes[i].dst); i++) {
+		const struct route *r = &plan->routes[i];
+
+		if (!strcmp(r->dev, c->opts.wg_ifname) && cidr_contains(&r->dst, ip))
+			return true;
 	}
-	if (!f->node->n_pod_cidrs)
-		return true; /* never a member */
-	gather_networks(f);
-	return distinct_networks(f) && networks_unshared(f, cluster, via) &&
-	       find_templates(f, c, via) && networks_as_expected(f, &c->plan);
-}
-
-static bool make_room(struct plan *plan, struct plan_peer *peer, size_t n)
-{
-	struct route *routes = realloc(plan->routes, (plan->n_routes + n + 1) * sizeof(*routes));
-	struct cidr *allowed;
-
-	if (!routes)
-		return false;
-	plan->routes = routes;
-	if (!peer)
-		return true;
-	allowed = realloc(peer->allowed_ips, (peer->n_allowed_ips + n + 1) * sizeof(*allowed));
-	if (!allowed)
-		return false;
-	peer->allowed_ips = allowed;
-	return true;
-}
-
-static void add_network(struct plan *plan, struct flip *f, const struct cidr *net)
-{
-	struct route r = f->templates[net->ip.family == AF_INET6];
-	size_t i = route_index(plan, net);
-
-	r.dst = *net;
-	memmove(&plan->routes[i + 1], &plan->routes[i], (plan->n_routes++ - i) * sizeof(r));
-	plan->routes[i] = r;
-	if (f->peer) {
-		struct plan_peer *p = f->peer;
-
-		i = allowed_index(p, net);
-		memmove(&p->allowed_ips[i + 1], &p->allowed_ips[i],
-			(p->n_allowed_ips++ - i) * sizeof(*net));
-		p->allowed_ips[i] = *net;
-	}
-}
-
-static void remove_network(struct plan *plan, struct flip *f, const struct cidr *net)
-{
-	size_t i = route_index(plan, net);
-
-	memmove(&plan->routes[i], &plan->routes[i + 1], (--plan->n_routes - i) * sizeof(*plan->routes));
-	if (f->peer) {
-		struct plan_peer *p = f->peer;
-
-		i = allowed_index(p, net);
-		memmove(&p->allowed_ips[i], &p->allowed_ips[i + 1],
-			(--p->n_allowed_ips - i) * sizeof(*net));
-	}
-}
-
-/* Node n turned Ready or NotReady; false (with the plan untouched) when
- * that needs a recomputation. */
-static bool patch_readiness(struct topology_cache *c, const struct cluster *cluster, size_t n,
-			    bool *changed)
-{
-	struct flip f;
-
-	*changed = false;
-	if (!plan_flip(&f, c, cluster, n) || !make_room(&c->plan, f.peer, f.n_nets))
-		return false;
-	for (size_t i = 0; i < f.n_nets; i++)
-		(f.join ? add_network : remove_network)(&c->plan, &f, &f.nets[i]);
-	if (f.n_nets) {
-		f.seg->n_members = f.join ? f.seg->n_members + 1 : f.seg->n_members - 1;
-		*changed = true;
-	}
-	return true;
+	return false;
 }
 
 /* ---- Recomputing --------------------------------------------------------- */
 
-/* Keeps what patching needs of the computation t: it takes t's arrays. */
-static void keep(struct topology_cache *c, struct topo *t, const struct plan *plan, bool *changed)
+/* Plan segment index per segment of t (those with members are listed). */
+static size_t *plan_segments_of(const struct topo *t)
+{
+	size_t *map = malloc((t->n_segs + 1) * sizeof(*map)), k = 0;
+
+	for (size_t i = 0; map && i < t->n_segs; i++)
+		map[i] = t->segs[i].n_members ? k++ : TOPO_NONE;
+	return map;
+}
+
+static void remember_node(struct node_memo *m, const struct topo *t, size_t i,
+			  const size_t *plan_seg)
+{
+	const struct hot *h = &t->hot[i];
+
+	*m = (struct node_memo){ .peer = t->peer_of[i], .seg = plan_seg[h->seg],
+				 .n_pods = h->n_pods, .alone = h->alone,
+				 .location_ips = h->n_location_ips > 0 };
+	memcpy(m->nets, h->pods, h->n_pods * sizeof(*h->pods));
+	m->n_nets = h->n_pods;
+	if (h->private_host.ip.family)
+		m->nets[m->n_nets++] = h->private_host;
+}
+
+static bool remember_nodes(struct topology_cache *c, const struct topo *t)
+{
+	size_t *plan_seg = plan_segments_of(t);
+
+	free(c->memo);
+	c->memo = malloc((t->c->n_nodes + 1) * sizeof(*c->memo));
+	if (!plan_seg || !c->memo) {
+		free(plan_seg);
+		return false;
+	}
+	for (size_t i = 0; i < t->c->n_nodes; i++)
+		remember_node(&c->memo[i], t, i, plan_seg);
+	free(plan_seg);
+	return true;
+}
+
+/* Every node's accepted allowed-location-ips (few, if any). */
+static bool remember_location_ips(struct topology_cache *c, const struct topo *t)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < t->c->n_nodes; i++)
+		n += t->hot[i].n_location_ips;
+	free(c->location_ips);
+	c->location_ips = malloc((n + 1) * sizeof(*c->location_ips));
+	c->n_location_ips = 0;
+	if (!c->location_ips)
+		return false;
+	for (size_t i = 0; i < t->c->n_nodes; i++)
+		for (size_t j = 0; j < t->hot[i].n_location_ips; j++)
+			if (t->loc_ok[i * MODEL_MAX_LOCATION_IPS + j])
+				c->location_ips[c->n_location_ips++] =
+					cidr_network(&t->c->nodes[i].allowed_location_ips[j]);
+	return true;
+}
+
+/* Whether no network of the spine repeats (two nodes with one private IP). */
+static bool spine_unique(const struct topo *t)
+{
+	for (size_t i = 1; i < t->n_spine; i++)
+		if (net_keys_equal(&t->spine[i - 1], &t->spine[i]))
+			return false;
+	return true;
+}
+
+/* Keeps what patching needs of the computation t (taking some of t's
+ * arrays); false when out of memory: the plan stands, but the next update
+ * recomputes. */
+static bool keep(struct topology_cache *c, struct topo *t, const struct plan *plan, bool *changed)
 {
 	*changed = !c->has_plan || !plan_equal(&c->plan, plan);
 	plan_free(&c->plan);
 	c->plan = *plan;
-	free(c->peer_of);
-	c->peer_of = t->peer_of;
-	t->peer_of = NULL;
 	free(c->found);
 	c->found = t->found;
 	c->n_found = t->n_found;
 	t->found = NULL;
+	free(c->endpoints);
+	c->endpoints = t->endpoints;
+	c->n_endpoints = t->n_endpoints;
+	c->endpoints_stale = false;
+	t->endpoints = NULL;
 	c->self_index = t->self;
 	c->n_hidden_routes = t->n_hidden_routes;
+	c->tunnels = t->tunnels;
+	c->nets_unique = spine_unique(t);
+	book_free(&c->book);
+	c->room.peers = c->plan.n_peers;
+	c->room.routes = c->plan.n_routes;
+	c->room.segments = c->plan.n_segments;
+	c->room.cluster_cidrs = c->plan.n_cluster_cidrs;
+	c->room.endpoints = c->n_endpoints;
+	c->room.memo = t->c->n_nodes;
+	return remember_nodes(c, t) && remember_location_ips(c, t) &&
+	       book_build(&c->book, t, c->memo) == 0;
 }
 
 static int recompute(struct topology_cache *c, const struct cluster *cluster, const char *self,
-		     const struct topology_options *opts, bool *changed, struct error *err)
+		     const struct topology_options *opts, bool *changed, bool *kept,
+		     struct error *err)
 {
 	struct topo t;
 	struct plan plan;
 	int r = topo_run(&t, cluster, self, opts, &plan, err);
 
 	if (r == 0)
-		keep(c, &t, &plan, changed);
+		*kept = keep(c, &t, &plan, changed);
 	topo_free(&t);
 	return r;
 }
@@ -707,8 +515,11 @@ void topology_cache_free(struct topology_cache *c)
 		return;
 	plan_free(&c->plan);
 	free(c->digests);
-	free(c->peer_of);
+	free(c->memo);
+	free(c->location_ips);
 	free(c->found);
+	free(c->endpoints);
+	book_free(&c->book);
 	free(c);
 }
 
@@ -718,29 +529,33 @@ static void forget(struct topology_cache *c)
 	plan_free(&c->plan);
 }
 
+static void digest_nodes(const struct cluster *cluster, struct node_digest *d)
+{
+	for (size_t i = 0; i < cluster->n_nodes; i++)
+		d[i] = (struct node_digest){ shape_digest(&cluster->nodes[i]),
+					     wireguard_digest(&cluster->nodes[i]),
+					     discovered_digest(cluster, &cluster->nodes[i]),
+					     shape_flags(&cluster->nodes[i]) };
+}
+
 int topology_cache_update(struct topology_cache *c, const struct cluster *cluster,
 			  const char *self, const struct topology_options *opts, bool *changed,
 			  struct error *err)
 {
 	struct node_digest *d = malloc((cluster->n_nodes + 1) * sizeof(*d));
 	uint64_t peers = peers_digest(cluster);
-	size_t flipped;
+	bool kept = true;
 
 	if (!d) {
 		forget(c);
 		return error_set(err, "topology cache: out of memory");
 	}
-	for (size_t i = 0; i < cluster->n_nodes; i++)
-		d[i] = (struct node_digest){ shape_digest(&cluster->nodes[i]),
-					     wireguard_digest(&cluster->nodes[i]),
-					     discovered_digest(cluster, &cluster->nodes[i]),
-					     shape_flags(&cluster->nodes[i]) };
+	digest_nodes(cluster, d);
 	if ((patchable(c, cluster, self, opts, d, peers) && patch(c, cluster, d, changed)) ||
-	    (readiness_patchable(c, cluster, self, opts, d, peers, &flipped) &&
-	     patch_readiness(c, cluster, flipped, changed))) {
+	    patch_members(c, cluster, self, opts, d, peers, changed)) {
 		c->stats.patched += *changed;
 		c->stats.unchanged += !*changed;
-	} else if (recompute(c, cluster, self, opts, changed, err) == 0) {
+	} else if (recompute(c, cluster, self, opts, changed, &kept, err) == 0) {
 		c->stats.computed++;
 	} else {
 		free(d);
@@ -754,7 +569,7 @@ int topology_cache_update(struct topology_cache *c, const struct cluster *cluste
 	c->opts = *opts;
 	snprintf(c->self, sizeof(c->self), "%s", self);
 	c->has_plan = true;
-	c->stale = false;
+	c->stale = !kept;
 	return 0;
 }
 

@@ -184,16 +184,58 @@ static void add_node(struct world *w)
 	random_node(w, n, w->next_id++);
 }
 
+/* Node i's run of discovered endpoints moves with it. */
+static void move_nodes(struct world *w, size_t to, size_t from, size_t n)
+{
+	memmove(&w->nodes[to], &w->nodes[from], n * sizeof(struct node));
+	memmove(&w->discovered[to * MAX_FOUND], &w->discovered[from * MAX_FOUND],
+		n * MAX_FOUND * sizeof(w->discovered[0]));
+	for (size_t j = to; j < to + n; j++)
+		w->nodes[j].first_discovered = j * MAX_FOUND;
+}
+
 static void delete_node(struct world *w)
 {
 	size_t i = 2 + rnd(w, (unsigned)w->c.n_nodes - 2);
 
-	memmove(&w->nodes[i], &w->nodes[i + 1], (w->c.n_nodes - i - 1) * sizeof(struct node));
-	memmove(&w->discovered[i * MAX_FOUND], &w->discovered[(i + 1) * MAX_FOUND],
-		(w->c.n_nodes - i - 1) * MAX_FOUND * sizeof(w->discovered[0]));
+	move_nodes(w, i, i + 1, w->c.n_nodes - i - 1);
 	w->c.n_nodes--;
-	for (size_t j = i; j < w->c.n_nodes; j++)
-		w->nodes[j].first_discovered = j * MAX_FOUND;
+}
+
+static unsigned id_of(const struct node *n)
+{
+	return (unsigned)atoi(n->name + 1);
+}
+
+/* A node joining at index i, named after id: a new one has mostly not
+ * discovered any endpoint yet. */
+static void join_node(struct world *w, size_t i, unsigned id)
+{
+	move_nodes(w, i + 1, i, w->c.n_nodes - i);
+	w->c.n_nodes++;
+	random_node(w, &w->nodes[i], id);
+	if (rnd(w, 3))
+		w->nodes[i].n_discovered = 0;
+}
+
+/* A node that left comes back, among the others by name; or a new one
+ * when none left. */
+static void rejoin_node(struct world *w)
+{
+	unsigned start = rnd(w, w->next_id);
+
+	for (unsigned k = 0; k < w->next_id; k++) {
+		unsigned id = (start + k) % w->next_id;
+		size_t i = 0;
+
+		while (i < w->c.n_nodes && id_of(&w->nodes[i]) < id)
+			i++;
+		if (id >= 2 && (i == w->c.n_nodes || id_of(&w->nodes[i]) != id)) {
+			join_node(w, i, id);
+			return;
+		}
+	}
+	join_node(w, w->c.n_nodes, w->next_id++);
 }
 
 /* Mostly what the cache patches (key, endpoint, keepalive), else
@@ -201,7 +243,7 @@ static void delete_node(struct world *w)
 static void modify_node(struct world *w)
 {
 	struct node *n = &w->nodes[rnd(w, (unsigned)w->c.n_nodes)];
-	unsigned id = (unsigned)atoi(n->name + 1);
+	unsigned id = id_of(n);
 
 	switch (rnd(w, 16)) {
 	case 0: case 1: case 2: n->endpoint.port ^= 1; break;
@@ -225,10 +267,12 @@ static void step(struct world *w)
 	unsigned r = rnd(w, 20), p = rnd(w, N_PEERS);
 
 	if (r == 0 && w->c.n_nodes < MAX_NODES)
-		add_node(w);
-	else if (r == 1 && w->c.n_nodes > 3)
+		join_node(w, w->c.n_nodes, w->next_id++);
+	else if (r == 1 && w->c.n_nodes < MAX_NODES)
+		rejoin_node(w);
+	else if (r <= 3 && w->c.n_nodes > 3)
 		delete_node(w);
-	else if (r == 2)
+	else if (r == 4)
 		random_peer(w, &w->peers[p], p);
 	else
 		modify_node(w);
@@ -341,8 +385,19 @@ static void follow(struct follower *f, const struct cluster *c)
 	f->has_prev = true;
 }
 
+static void add_stats(struct topology_cache_stats *sum, const struct topology_cache_stats *st)
+{
+	sum->computed += st->computed;
+	sum->patched += st->patched;
+	sum->unchanged += st->unchanged;
+	sum->joined += st->joined;
+	sum->left += st->left;
+	sum->flipped += st->flipped;
+}
+
+/* sum: per granularity (location, cross, full). */
 static void run_property(uint64_t seed, size_t n_nodes, unsigned steps, enum encapsulation encap,
-			 bool tame, struct topology_cache_stats *sum)
+			 bool tame, const char *subnet, struct topology_cache_stats sum[N_GRANS])
 {
 	static const enum granularity grans[N_GRANS] = { GRANULARITY_LOCATION, GRANULARITY_CROSS,
 							 GRANULARITY_FULL };
@@ -358,6 +413,7 @@ static void run_property(uint64_t seed, size_t n_nodes, unsigned steps, enum enc
 		assert_int_equal(topology_options_default(&f[i].o), 0);
 		f[i].o.granularity = grans[i / N_SELVES];
 		f[i].o.encapsulation = encap;
+		f[i].o.subnet = cidr_of("%s", subnet);
 		f[i].o.service_cidrs[f[i].o.n_service_cidrs++] = cidr_of("172.17.0.0/24");
 	}
 	for (unsigned s = 0; s < steps; s++) {
@@ -368,9 +424,7 @@ static void run_property(uint64_t seed, size_t n_nodes, unsigned steps, enum enc
 	for (size_t i = 0; i < N_GRANS * N_SELVES; i++) {
 		struct topology_cache_stats st = topology_cache_stats(f[i].cache);
 
-		sum->computed += st.computed;
-		sum->patched += st.patched;
-		sum->unchanged += st.unchanged;
+		add_stats(&sum[i / N_SELVES], &st);
 		topology_cache_free(f[i].cache);
 		plan_free(&f[i].prev);
 	}
@@ -379,20 +433,49 @@ static void run_property(uint64_t seed, size_t n_nodes, unsigned steps, enum enc
 
 static void test_random_changes(void **state)
 {
-	struct topology_cache_stats sum = { 0 };
+	struct topology_cache_stats sum[N_GRANS] = { { 0 } }, all = { 0 };
 
 	(void)state;
 	for (uint64_t seed = 1; seed <= 18; seed++)
 		run_property(seed * 0x9e3779b97f4a7c15ull, 8 + (seed - 1) % 12 * 2, 150,
-			     (enum encapsulation)(seed % 3), seed > 12, &sum);
-	/* All three paths were taken, so the comparison above covers each. */
-	assert_true(sum.computed > 100);
-	assert_true(sum.patched > 100);
-	assert_true(sum.unchanged > 100);
+			     (enum encapsulation)(seed % 3), seed > 12,
+			     seed % 2 ? "10.4.0.0/16" : "10.4.0.0/26", sum);
+	for (size_t g = 0; g < N_GRANS; g++)
+		add_stats(&all, &sum[g]);
+	/* Every path was taken, so the comparison above covers each; nodes
+	 * joining, leaving and turning (Not)Ready were patched in every
+	 * granularity. */
+	assert_true(all.computed > 100);
+	assert_true(all.patched > 100);
+	assert_true(all.unchanged > 100);
+	for (size_t g = 0; g < N_GRANS; g++) {
+		assert_true(sum[g].joined >= 30);
+		assert_true(sum[g].left >= 25);
+		assert_true(sum[g].flipped >= 25);
+	}
 }
 
 /* ---- The path each change takes ------------------------------------------ */
 
+/* A Ready, usable node named name in location, numbered i for its
+ * networks, its private IP in LAN 192.168.lan.0/24. */
+static void plain_node(struct node *n, const char *name, const char *location, unsigned i,
+		       unsigned lan)
+{
+	memset(n, 0, sizeof(*n));
+	snprintf(n->name, sizeof(n->name), "%s", name);
+	snprintf(n->location, sizeof(n->location), "%s", location);
+	n->pod_cidrs[0] = cidr_of("10.244.%u.0/24", i);
+	n->n_pod_cidrs = 1;
+	n->internal_ip = cidr_of("192.168.%u.%u/24", lan, 1 + i);
+	n->has_internal_ip = true;
+	snprintf(n->endpoint.host, sizeof(n->endpoint.host), "203.0.113.%u", 1 + i);
+	n->endpoint.port = 51820;
+	n->public_key.bytes[0] = (uint8_t)(1 + i);
+	n->has_key = n->ready = true;
+}
+
+/* n000 and n001 in aws, n002 and n003 in gcp. */
 static struct world *two_locations(void)
 {
 	struct world *w = calloc(1, sizeof(*w));
@@ -403,20 +486,26 @@ static struct world *two_locations(void)
 	w->c.discovered = w->discovered;
 	w->c.n_discovered = MAX_NODES * MAX_FOUND;
 	for (unsigned i = 0; i < 4; i++) {
-		struct node *n = &w->nodes[w->c.n_nodes++];
+		char name[8];
 
-		snprintf(n->name, sizeof(n->name), "n%03u", i);
-		snprintf(n->location, sizeof(n->location), "%s", i < 2 ? "aws" : "gcp");
-		n->pod_cidrs[0] = cidr_of("10.244.%u.0/24", i);
-		n->n_pod_cidrs = 1;
-		n->internal_ip = cidr_of("192.168.%u.%u/24", i / 2, 1 + i);
-		n->has_internal_ip = true;
-		snprintf(n->endpoint.host, sizeof(n->endpoint.host), "203.0.113.%u", 1 + i);
-		n->endpoint.port = 51820;
-		n->public_key.bytes[0] = (uint8_t)(1 + i);
-		n->has_key = n->ready = true;
+		snprintf(name, sizeof(name), "n%03u", i);
+		plain_node(&w->nodes[w->c.n_nodes++], name, i < 2 ? "aws" : "gcp", i, i / 2);
 	}
 	return w;
+}
+
+/* Room for a node at index i (it keeps the model sorted by name). */
+static struct node *insert_at(struct world *w, size_t i)
+{
+	move_nodes(w, i + 1, i, w->c.n_nodes - i);
+	w->c.n_nodes++;
+	return &w->nodes[i];
+}
+
+static void remove_at(struct world *w, size_t i)
+{
+	move_nodes(w, i, i + 1, w->c.n_nodes - i - 1);
+	w->c.n_nodes--;
 }
 
 struct expect {
@@ -424,8 +513,10 @@ struct expect {
 	bool changed;
 };
 
-static void update_expecting(struct topology_cache *cache, const struct world *w,
-			     const struct expect *want)
+/* An update of self's plan in granularity g, compared with the full
+ * computation, taking the path want says. */
+static void update_as(struct topology_cache *cache, const struct world *w, const char *self,
+		      enum granularity g, const struct expect *want)
 {
 	struct topology_options o;
 	struct topology_cache_stats st;
@@ -434,8 +525,9 @@ static void update_expecting(struct topology_cache *cache, const struct world *w
 	bool changed;
 
 	assert_int_equal(topology_options_default(&o), 0);
-	assert_int_equal(topology_cache_update(cache, &w->c, "n000", &o, &changed, &err), 0);
-	assert_int_equal(topology_compute(&w->c, "n000", &o, &full, &err), 0);
+	o.granularity = g;
+	assert_int_equal(topology_cache_update(cache, &w->c, self, &o, &changed, &err), 0);
+	assert_int_equal(topology_compute(&w->c, self, &o, &full, &err), 0);
 	assert_plans_equal(topology_cache_plan(cache), &full);
 	plan_free(&full);
 	st = topology_cache_stats(cache);
@@ -443,6 +535,29 @@ static void update_expecting(struct topology_cache *cache, const struct world *w
 	assert_int_equal(st.patched, want->patched);
 	assert_int_equal(st.unchanged, want->unchanged);
 	assert_int_equal(changed, want->changed);
+}
+
+static void update_in(struct topology_cache *cache, const struct world *w, enum granularity g,
+		      const struct expect *want)
+{
+	update_as(cache, w, "n000", g, want);
+}
+
+static void update_expecting(struct topology_cache *cache, const struct world *w,
+			     const struct expect *want)
+{
+	update_in(cache, w, GRANULARITY_LOCATION, want);
+}
+
+/* How many updates were a node joining, leaving, turning (Not)Ready. */
+static void assert_kinds(const struct topology_cache *cache, unsigned long joined,
+			 unsigned long left, unsigned long flipped)
+{
+	struct topology_cache_stats st = topology_cache_stats(cache);
+
+	assert_int_equal(st.joined, joined);
+	assert_int_equal(st.left, left);
+	assert_int_equal(st.flipped, flipped);
 }
 
 static void test_paths(void **state)
@@ -526,11 +641,208 @@ static void test_paths(void **state)
 	free(w);
 }
 
+/* The address of the plan's segment name. */
+static struct cidr segment_address(const struct topology_cache *cache, const char *name)
+{
+	const struct plan *plan = topology_cache_plan(cache);
+
+	for (size_t i = 0; i < plan->n_segments; i++)
+		if (!strcmp(plan->segments[i].name, name))
+			return plan->segments[i].wireguard_ip;
+	fail_msg("no segment %s", name);
+	return (struct cidr){ .prefix = 0 };
+}
+
+static void test_join_and_leave_paths(void **state)
+{
+	struct world *w = two_locations();
+	struct topology_cache *cache = topology_cache_new();
+	struct cidr gcp, moved;
+
+	(void)state;
+	assert_non_null(cache);
+	update_expecting(cache, w, &(struct expect){ 1, 0, 0, true });
+	/* A node joins gcp, after its leader: its networks come (routes, the
+	 * gcp peer's AllowedIPs, cluster CIDRs), patched. */
+	plain_node(insert_at(w, 4), "n004", "gcp", 4, 1);
+	update_expecting(cache, w, &(struct expect){ 1, 1, 0, true });
+	/* ... and leaves: they go, patched. */
+	remove_at(w, 4);
+	update_expecting(cache, w, &(struct expect){ 1, 2, 0, true });
+	/* One joins between gcp's nodes (the index of n003 moves): patched. */
+	plain_node(insert_at(w, 3), "n002a", "gcp", 5, 1);
+	update_expecting(cache, w, &(struct expect){ 1, 3, 0, true });
+	remove_at(w, 3);
+	update_expecting(cache, w, &(struct expect){ 1, 4, 0, true });
+	/* A node without a location is a segment (and peer) of its own. */
+	plain_node(insert_at(w, 4), "n004", "", 4, 2);
+	update_expecting(cache, w, &(struct expect){ 1, 5, 0, true });
+	remove_at(w, 4);
+	update_expecting(cache, w, &(struct expect){ 1, 6, 0, true });
+	assert_kinds(cache, 3, 3, 0);
+	/* A node joining gcp with the leader annotation would lead it:
+	 * recomputed; leaving, it hands gcp back: recomputed. */
+	plain_node(insert_at(w, 4), "n004", "gcp", 4, 1);
+	w->nodes[4].leader = true;
+	update_expecting(cache, w, &(struct expect){ 2, 6, 0, true });
+	remove_at(w, 4);
+	update_expecting(cache, w, &(struct expect){ 3, 6, 0, true });
+	/* One with n003's pod CIDR would have it rejected: recomputed; and
+	 * its leaving too, from a plan with a rejection. */
+	plain_node(insert_at(w, 4), "n004", "gcp", 4, 1);
+	w->nodes[4].pod_cidrs[0] = w->nodes[3].pod_cidrs[0];
+	update_expecting(cache, w, &(struct expect){ 4, 6, 0, true });
+	remove_at(w, 4);
+	update_expecting(cache, w, &(struct expect){ 5, 6, 0, true });
+	/* A lone node that published gcp's address takes it first (gcp only
+	 * hashed its name), even NotReady (when nothing routes to it): gcp's
+	 * address moves, recomputed. */
+	gcp = segment_address(cache, "location/gcp");
+	plain_node(insert_at(w, 4), "n004", "", 4, 2);
+	w->nodes[4].wireguard_ip = gcp;
+	w->nodes[4].has_wireguard_ip = true;
+	w->nodes[4].ready = false;
+	update_expecting(cache, w, &(struct expect){ 6, 6, 0, true });
+	moved = segment_address(cache, "location/gcp");
+	assert_false(cidr_equal(&moved, &gcp));
+	/* ... leaving, it frees the address gcp probed past: gcp gets it
+	 * back, recomputed. */
+	remove_at(w, 4);
+	update_expecting(cache, w, &(struct expect){ 7, 6, 0, true });
+	moved = segment_address(cache, "location/gcp");
+	assert_true(cidr_equal(&moved, &gcp));
+	assert_kinds(cache, 3, 3, 0);
+	topology_cache_free(cache);
+	free(w);
+}
+
+/* In cross and full granularity a usable node has a peer of its own. */
+static void test_cross_and_full_paths(void **state)
+{
+	static const enum granularity grans[] = { GRANULARITY_CROSS, GRANULARITY_FULL };
+
+	(void)state;
+	for (size_t g = 0; g < 2; g++) {
+		struct world *w = two_locations();
+		struct topology_cache *cache = topology_cache_new();
+
+		assert_non_null(cache);
+		update_in(cache, w, grans[g], &(struct expect){ 1, 0, 0, true });
+		/* n003 (not gcp's leader) turns NotReady: its peer, routes and
+		 * membership go, patched; Ready again: back, patched. */
+		w->nodes[3].ready = false;
+		update_in(cache, w, grans[g], &(struct expect){ 1, 1, 0, true });
+		w->nodes[3].ready = true;
+		update_in(cache, w, grans[g], &(struct expect){ 1, 2, 0, true });
+		/* A node joins gcp, and leaves: patched. */
+		plain_node(insert_at(w, 4), "n004", "gcp", 4, 1);
+		update_in(cache, w, grans[g], &(struct expect){ 1, 3, 0, true });
+		remove_at(w, 4);
+		update_in(cache, w, grans[g], &(struct expect){ 1, 4, 0, true });
+		assert_kinds(cache, 1, 1, 2);
+		/* gcp's leader turns NotReady: in cross n003 leads gcp now,
+		 * recomputed; in full it leads only itself, patched. */
+		w->nodes[2].ready = false;
+		if (grans[g] == GRANULARITY_CROSS)
+			update_in(cache, w, grans[g], &(struct expect){ 2, 4, 0, true });
+		else
+			update_in(cache, w, grans[g], &(struct expect){ 1, 5, 0, true });
+		topology_cache_free(cache);
+		free(w);
+	}
+}
+
+/* Joins, leaves and flips the patches would get wrong: each recomputed. */
+static void test_recomputed_members(void **state)
+{
+	struct world *w = two_locations();
+	struct topology_cache *cache = topology_cache_new();
+	struct cidr address;
+
+	(void)state;
+	assert_non_null(cache);
+	update_expecting(cache, w, &(struct expect){ 1, 0, 0, true });
+	/* A node joins gcp with the endpoint of gcp's leader for private IP:
+	 * the route to it is left out (it would carry WireGuard's own
+	 * packets); leaving, from a plan with that rejection. */
+	plain_node(insert_at(w, 4), "n004", "gcp", 4, 1);
+	w->nodes[4].internal_ip = cidr_of("%s/24", w->nodes[2].endpoint.host);
+	update_expecting(cache, w, &(struct expect){ 2, 0, 0, true });
+	remove_at(w, 4);
+	update_expecting(cache, w, &(struct expect){ 3, 0, 0, true });
+	/* A lone node joins whose endpoint is n003's private IP, which a
+	 * route into the tunnels holds: that route is left out now. */
+	plain_node(insert_at(w, 4), "n004", "", 4, 2);
+	snprintf(w->nodes[4].endpoint.host, sizeof(w->nodes[4].endpoint.host), "192.168.1.4");
+	update_expecting(cache, w, &(struct expect){ 4, 0, 0, true });
+	remove_at(w, 4);
+	update_expecting(cache, w, &(struct expect){ 5, 0, 0, true });
+	/* A lone node joins (patched) and publishes its address (a shape
+	 * change: recomputed), then a NotReady one that published the same
+	 * (recomputed: taken). When the first leaves, the second would take
+	 * the address: recomputed; the second leaving then: patched. */
+	plain_node(insert_at(w, 4), "n004", "", 4, 2);
+	update_expecting(cache, w, &(struct expect){ 5, 1, 0, true });
+	address = segment_address(cache, "node/n004");
+	w->nodes[4].wireguard_ip = address;
+	w->nodes[4].has_wireguard_ip = true;
+	update_expecting(cache, w, &(struct expect){ 6, 1, 0, false });
+	plain_node(insert_at(w, 5), "n005", "", 5, 2);
+	w->nodes[5].ready = false;
+	w->nodes[5].wireguard_ip = address;
+	w->nodes[5].has_wireguard_ip = true;
+	update_expecting(cache, w, &(struct expect){ 7, 1, 0, true });
+	remove_at(w, 4);
+	update_expecting(cache, w, &(struct expect){ 8, 1, 0, true });
+	remove_at(w, 4);
+	update_expecting(cache, w, &(struct expect){ 8, 2, 0, true });
+	/* A node joins gcp with n003's private IP (recomputed: it is
+	 * taken); n003 turning NotReady hands that route to it: recomputed. */
+	plain_node(insert_at(w, 4), "n004", "gcp", 4, 1);
+	w->nodes[4].internal_ip = w->nodes[3].internal_ip;
+	update_expecting(cache, w, &(struct expect){ 9, 2, 0, true });
+	w->nodes[3].ready = false;
+	update_expecting(cache, w, &(struct expect){ 10, 2, 0, true });
+	topology_cache_free(cache);
+	free(w);
+}
+
+/* n001 reaches gcp through its leader n000: over the underlay for IPv4
+ * (one subnet), through the encapsulation for IPv6. A node joining with
+ * an IPv4 pod CIDR copies a route (patched); but n003's IPv6 pod CIDR has
+ * the only route of its family, so its going would take n000 off the
+ * encapsulation's flood list, and its coming back would need a route of
+ * a kind there is none of: recomputed. */
+static void test_recomputed_flood_list(void **state)
+{
+	struct world *w = two_locations();
+	struct topology_cache *cache = topology_cache_new();
+
+	(void)state;
+	assert_non_null(cache);
+	w->nodes[3].pod_cidrs[w->nodes[3].n_pod_cidrs++] = cidr_of("fd00:3::/64");
+	update_as(cache, w, "n001", GRANULARITY_LOCATION, &(struct expect){ 1, 0, 0, true });
+	plain_node(insert_at(w, 4), "n004", "gcp", 4, 1);
+	update_as(cache, w, "n001", GRANULARITY_LOCATION, &(struct expect){ 1, 1, 0, true });
+	assert_int_equal(topology_cache_plan(cache)->n_encap_remotes, 1);
+	w->nodes[3].ready = false;
+	update_as(cache, w, "n001", GRANULARITY_LOCATION, &(struct expect){ 2, 1, 0, true });
+	assert_int_equal(topology_cache_plan(cache)->n_encap_remotes, 0);
+	w->nodes[3].ready = true;
+	update_as(cache, w, "n001", GRANULARITY_LOCATION, &(struct expect){ 3, 1, 0, true });
+	topology_cache_free(cache);
+	free(w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_random_changes),
 		cmocka_unit_test(test_paths),
+		cmocka_unit_test(test_join_and_leave_paths),
+		cmocka_unit_test(test_cross_and_full_paths),
+		cmocka_unit_test(test_recomputed_members),
+		cmocka_unit_test(test_recomputed_flood_list),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
