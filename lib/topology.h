@@ -134,7 +134,9 @@ struct ip_addr topology_encap_ip6(const struct ip_addr *private_v4);
 /* The topology kept between computations, for the agent: each update
  * digests every node and patches the previous plan when only the WireGuard
  * attributes of nodes changed (key, endpoint, keepalive, discovered
- * endpoints: what roaming and key rotation change), and recomputes it with
+ * endpoints: what roaming and key rotation change), or one remote node
+ * joined, left, or turned Ready or NotReady (when it neither leads nor
+ * could lead, and nothing else could move), and recomputes it with
  * topology_compute otherwise.
  * The plan is always equal (plan_equal, rejections too) to what
  * topology_compute gives for the same input. The cache keeps no pointer
