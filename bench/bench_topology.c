@@ -14,6 +14,7 @@
  * printed, not an exit status: only a wrong result (the cache's plan not
  * the computed one) fails the run.
  */
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -281,6 +282,10 @@ int main(void)
 	struct topology_options o;
 	int status = 0;
 
+	/* As skein-agent does (node-agent/main.c): keep freed plans' memory
+	 * instead of faulting it in again on the next step. */
+	mallopt(M_MMAP_THRESHOLD, 32 << 20);
+	mallopt(M_TRIM_THRESHOLD, 32 << 20);
 	if (topology_options_default(&o) < 0)
 		return 1;
 	snprintf(o.underlay_ifname, sizeof(o.underlay_ifname), "eth0");

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* skein-agent: the per-node DaemonSet process. */
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -11,6 +12,8 @@
 #include "install_cni.h"
 #include "reconcile.h"
 #include "version.h"
+
+#define AGENT_HEAP_KEEP (32 << 20)
 
 /* Signals are taken by one thread with sigwait(), so stopping the agent can
  * use mutexes and condition variables, which a handler could not. */
@@ -52,6 +55,12 @@ int main(int argc, char **argv)
 		log_error("--install-cni: %s", err.msg);
 		return 1;
 	}
+	/* Every plan update frees the previous plan (megabytes at thousands
+	 * of nodes): handing that memory back to the kernel would make the
+	 * next computation fault it in again, which costs more than the
+	 * computation (docs/topology.md, Figures). */
+	mallopt(M_MMAP_THRESHOLD, AGENT_HEAP_KEEP);
+	mallopt(M_TRIM_THRESHOLD, AGENT_HEAP_KEEP);
 	srandom((unsigned)time(NULL) ^ (unsigned)getpid());
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
