@@ -15,8 +15,9 @@
 #include "topology.h"
 #include "wg.h"
 
-/* endpoint_ips[i] is plan peer i's endpoint address; family 0 leaves the
- * peer without endpoint, so the device keeps the one it learned. out owns
+/* out->peers[i] is plan peer i. endpoint_ips[i] is plan peer i's endpoint
+ * address; family 0 leaves the peer without endpoint, so the device keeps
+ * the one it learned. out owns
  * its peers and their allowed IPs: wg_device_free() it. */
 int plan_device(const struct plan *plan, const char *ifname, const struct wg_key *private_key,
 		uint16_t listen_port, const struct ip_addr *endpoint_ips, struct wg_device *out,

@@ -87,9 +87,10 @@ void wg_device_free(struct wg_device *dev);
  * WG_PEER_REPLACE_ALLOWED_IPS (no window without a route), a list that loses
  * entries is sent whole with that flag, atomically. A wanted peer without an
  * endpoint keeps the one the device learned (roaming). A preshared key or
- * keepalive not flagged in `want` means none. Returns the number of changes
- * (peers in the delta, plus one if device fields change; 0: nothing to do
- * and *delta is empty), or -1 when out of memory. */
+ * keepalive not flagged in `want` means none. The delta lists the added and
+ * changed peers in want's order, then the removed ones. Returns the number
+ * of changes (peers in the delta, plus one if device fields change; 0:
+ * nothing to do and *delta is empty), or -1 when out of memory. */
 int wg_device_diff(const struct wg_device *have, const struct wg_device *want,
 		   struct wg_device *delta);
 

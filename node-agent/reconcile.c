@@ -18,6 +18,7 @@
 #include "mtu.h"
 #include "nft.h"
 #include "plan_device.h"
+#include "probe.h"
 #include "publish.h"
 #include "route.h"
 #include "sysctl.h"
@@ -147,11 +148,12 @@ static int sync_device_link(struct node_state *s, const struct plan *plan, struc
 }
 
 /* Peers changed in place: the delta from what the device has. *have is
- * what the device had before (for the discovered endpoints). */
+ * what the device had before (for the discovered endpoints), *delta what
+ * was applied (empty when nothing was). */
 static int sync_wireguard(struct node_state *s, const struct plan *plan, struct wg_device *have,
-			  struct error *err)
+			  struct wg_device *delta, struct error *err)
 {
-	struct wg_device want, delta;
+	struct wg_device want;
 	struct ip_addr *endpoints;
 	int changes, rc = -1;
 
@@ -164,16 +166,63 @@ static int sync_wireguard(struct node_state *s, const struct plan *plan, struct 
 	free(endpoints);
 	if (rc < 0)
 		return -1;
-	changes = wg_device_diff(have, &want, &delta);
+	changes = wg_device_diff(have, &want, delta);
 	wg_device_free(&want);
 	if (changes < 0)
 		return error_set(err, "%s: diff: out of memory", s->opts->topo.wg_ifname);
-	rc = changes ? wg_device_set(&s->wg, &delta, err) : 0;
+	rc = changes ? wg_device_set(&s->wg, delta, err) : 0;
 	if (changes)
 		log_info("%s: %d change%s to the device", s->opts->topo.wg_ifname, changes,
 			 changes == 1 ? "" : "s");
-	wg_device_free(&delta);
+	if (rc < 0)
+		wg_device_free(delta);
 	return rc;
+}
+
+/* Whether the delta adds peer d (a new key is a new peer) or moves its
+ * endpoint, with an endpoint to dial. */
+static bool redialled(const struct wg_peer *d)
+{
+	return (d->flags & (WG_PEER_REMOVE | WG_PEER_HAS_ENDPOINT)) == WG_PEER_HAS_ENDPOINT;
+}
+
+static bool probe_peer(struct node_state *s, const struct plan_peer *p)
+{
+	struct ip_addr dst;
+	struct error err;
+
+	if (probe_address(p, &s->opts->topo.subnet, &dst) < 0) {
+		log_debug("%s: not probed: no host address among its allowed IPs", p->name);
+		return false;
+	}
+	if (probe_send(s->opts->topo.wg_ifname, &dst, &err) < 0) {
+		log_warn("%s: %s", p->name, err.msg);
+		return false;
+	}
+	return true;
+}
+
+/* Starts the handshake with each peer the delta added or re-pointed,
+ * instead of waiting for traffic: if the other side configured us first,
+ * its first initiation reached us before we knew it and was dropped, and
+ * it would retry only after 5 s. The delta lists peers in plan order
+ * (plan_device, wg_device_diff), so one walk pairs them. */
+static void probe_redialled_peers(struct node_state *s, const struct plan *plan,
+				  const struct wg_device *delta)
+{
+	size_t i = 0, probed = 0;
+
+	for (size_t d = 0; d < delta->n_peers; d++) {
+		if (!redialled(&delta->peers[d]))
+			continue;
+		while (i < plan->n_peers && !key_equal(&plan->peers[i].public_key, &delta->peers[d].public_key))
+			i++;
+		if (i < plan->n_peers)
+			probed += probe_peer(s, &plan->peers[i]);
+	}
+	if (probed)
+		log_info("%s: probed %zu new or moved peer%s to start the handshake", s->opts->topo.wg_ifname,
+			 probed, probed == 1 ? "" : "s");
 }
 
 static bool link_exists(struct node_state *s, const char *name, struct error *err, int *rc)
@@ -369,16 +418,19 @@ static void apply(struct run *r, struct agent *a, const json_t *self, const stru
 		  const struct plan *plan)
 {
 	struct node_state *s = r->s;
-	struct wg_device have = { 0 };
+	struct wg_device have = { 0 }, delta = { 0 };
 	struct error err;
 	int rc;
 
 	step(r, ERR_LINK, sync_device_link(s, plan, &err), &err);
-	rc = sync_wireguard(s, plan, &have, &err);
+	rc = sync_wireguard(s, plan, &have, &delta, &err);
 	step(r, ERR_WIREGUARD, rc, &err);
 	step(r, ERR_ENCAP, sync_encap(s, plan, &err), &err);
 	step(r, ERR_ROUTE, route_sync(&s->rt, plan->routes, plan->n_routes, &err), &err);
 	step(r, ERR_RULE, rule_sync(&s->rt, plan->rules, plan->n_rules, &err), &err);
+	/* Once routed: an IPv6 probe needs a route through the device. */
+	probe_redialled_peers(s, plan, &delta);
+	wg_device_free(&delta);
 	step(r, ERR_NFT, sync_nft(s, plan, &err), &err);
 	step(r, ERR_SYSCTL, sync_forwarding(plan, &err), &err);
 	step(r, ERR_CNI, sync_cni(s, find_node(model, a->opts.hostname), &err), &err);

@@ -8,9 +8,11 @@
 # Checks: device peers/allowed IPs, address and MTU, routes, rules, table
 # inet skein, conflist, annotations; a node of the same location in another
 # subnet is reached over VXLAN; a resync with nothing changed writes
-# nothing; one remote's pod CIDR change touches only its peer; a route
-# deleted by hand comes back; a NATed remote's endpoint is discovered and
-# published; SIGTERM leaves the namespace byte for byte as before.
+# nothing (and probes no peer); one remote's pod CIDR change touches only
+# its peer; a route deleted by hand comes back; a NATed remote's endpoint is
+# discovered and published; new peers with an endpoint are probed, so a
+# remote that knew the node first has a handshake without any traffic;
+# SIGTERM leaves the namespace byte for byte as before.
 source "$(dirname "$0")/lib.sh"
 need_root
 
@@ -157,6 +159,9 @@ wait_applies() { # N: waits for N more resyncs
 start_agent --clean-up=false
 check "agent configures two peers" wait_for 20 has_two_peers
 check "routes in place" wait_for 10 bash -c "[ \"\$(ip -n '$NODE' route show table 1107 | wc -l)\" = 6 ]"
+probes() { grep -c 'skein0: probed' "$RUN/agent.log"; }
+check "the new peers are probed once: r2 (an endpoint to dial), not r1 (dials in)" \
+	[ "$(probes) $(grep -c 'skein0: probed 1 new or moved peer to start the handshake' "$RUN/agent.log")" = "1 1" ]
 wait_applies 1
 kill -TERM "$agent"
 wait "$agent"
@@ -243,6 +248,7 @@ wait_applies 3
 w2=$(writes)
 report "writes of the restarted agent so far (netlink wireguard nft cni): $w1"
 check "resyncs with nothing changed: zero writes" [ "$w1" = "$w2" ]
+check "... and no probe" [ "$(probes)" = 1 ]
 check "... and no annotation patch" [ -n "$p1" -a "$(node_patches)" = "$p1" ]
 errors=$(in_node curl -sf http://127.0.0.1:11071/metrics | awk '/^skein_reconcile_errors_total/ { n += $2 } END { print n + 0 }')
 check "no reconcile step failed" [ "$errors" = 0 ]
@@ -270,6 +276,32 @@ check "a deleted route is put back" wait_for 10 \
 	bash -c "ip -n '$NODE' route show table 1107 | grep -q '^10.244.2.0/24 dev skein0'"
 wait_applies 1
 check "... with one netlink write" [ "$(net_writes)" = $((nw + 1)) ]
+
+# r4 knows n1 before n1 knows r4, and nobody sends it traffic nor keeps
+# the tunnel alive: n1's agent adding the peer starts the handshake itself.
+r4_key=$(wg genkey); r4_pub=$(echo "$r4_key" | wg pubkey)
+printf '%s\n' "$r4_key" >"$RUN/r4.key"
+mkdir -p "$RUN/wg-r4"
+start_wireguard_go "$NET" "$RUN/wg-r4" wgr4
+for _ in $(seq 50); do [ -S "$RUN/wg-r4/wgr4.sock" ] && break; sleep 0.1; done
+in_mount "$NET" "$RUN/wg-r4" wg set wgr4 private-key "$RUN/r4.key" listen-port 51824 \
+	peer "$node_pub" allowed-ips "${wgip%/*}/32"
+ip -n "$NET" link set wgr4 up
+r4_handshake() { # the peer n1's latest handshake, in seconds since the epoch, is not 0
+	local t
+	t=$(in_mount "$NET" "$RUN/wg-r4" wg show wgr4 latest-handshakes | cut -f2)
+	[ -n "$t" ] && [ "$t" -gt 0 ]
+}
+t0=$(date +%s%N)
+kl node add r4 --pod-cidr 10.244.6.0/24 --internal-ip 10.40.0.2 --location cloud-c \
+	--annotation skein.dev/public-key="$r4_pub" --annotation skein.dev/endpoint=192.168.91.1:51824 \
+	--annotation skein.dev/wireguard-ip=10.4.0.14/16 >/dev/null
+if wait_for 10 r4_handshake; then
+	pass "a new peer that knew n1 first: handshake without any traffic (n1's agent probed it)"
+	report "Node object to the first handshake with the new peer: $((($(date +%s%N) - t0) / 1000000)) ms"
+else
+	fail "a new peer that knew n1 first: handshake without any traffic (n1's agent probed it)"
+fi
 
 # SIGTERM: everything goes, the node is as before.
 kill -TERM "$agent"

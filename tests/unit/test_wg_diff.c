@@ -269,6 +269,34 @@ static void test_device_fields(void **state)
 	wg_device_free(&want);
 }
 
+/* Callers pair delta peers with their own list by walking both in order. */
+static void test_delta_keeps_want_order_removals_last(void **state)
+{
+	static const struct spec h[] = {
+		{ 1, "10.1.0.0/24", NULL, 0, 0 },
+		{ 5, "10.5.0.0/24", NULL, 0, 0 },
+		{ 3, "10.3.0.0/24", NULL, 0, 0 },
+	};
+	static const struct spec w[] = {
+		{ 4, "10.4.0.0/24", "192.0.2.4:1", 0, 0 },
+		{ 3, "10.3.0.0/24", "192.0.2.3:1", 0, 0 },
+		{ 1, "10.1.0.0/24,10.11.0.0/24", NULL, 0, 0 },
+	};
+	static const uint8_t want_keys[] = { 4, 3, 1, 5 };
+	struct wg_device have, want, delta;
+
+	(void)state;
+	make_device(&have, h, 3);
+	make_device(&want, w, 3);
+	assert_int_equal(wg_device_diff(&have, &want, &delta), 4);
+	for (size_t i = 0; i < sizeof(want_keys); i++)
+		assert_int_equal(delta.peers[i].public_key.bytes[0], want_keys[i]);
+	assert_int_equal(delta.peers[3].flags, WG_PEER_REMOVE);
+	wg_device_free(&delta);
+	wg_device_free(&have);
+	wg_device_free(&want);
+}
+
 static void test_many_peers_one_change(void **state)
 {
 	struct wg_device have = { .name = "wg0" }, want = { .name = "wg0" }, delta;
@@ -304,6 +332,7 @@ int main(void)
 		cmocka_unit_test(test_rows),
 		cmocka_unit_test(test_changed_values_carried),
 		cmocka_unit_test(test_device_fields),
+		cmocka_unit_test(test_delta_keeps_want_order_removals_last),
 		cmocka_unit_test(test_many_peers_one_change),
 	};
 
