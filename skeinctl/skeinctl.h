@@ -113,9 +113,12 @@ int output_write(FILE *f, const json_t *v, enum output_format format, struct err
 
 /* status.c's pure part: `wg show`-like text for dev, each peer named from
  * plan. Returns how many peers the plan expects that have no handshake in
- * the last max_age seconds (or are missing from the device). */
+ * the last max_age seconds (or are missing from the device). With
+ * hint_probe, a last line suggests --probe when some of those may just be
+ * idle: they have an endpoint to dial, and were never sent anything or had
+ * a handshake before. */
 size_t status_write(FILE *f, const struct wg_device *dev, const struct plan *plan, time_t now,
-		    long max_age);
+		    long max_age, bool hint_probe);
 /* wg's wording: "1 minute, 2 seconds" (no " ago"); "Now" for 0. */
 const char *format_duration(unsigned long long secs, char *buf, size_t len);
 /* wg's wording: "512 B", "1.20 KiB", "3.00 MiB". */

@@ -249,7 +249,8 @@ static void test_status(void **state)
 	memset(pp, 0, sizeof(pp));
 	make_peers();
 	dev.public_key = key_of(9);
-	/* Fresh (62 s), stale (181 s), and one the topology does not know. */
+	/* Fresh (62 s), stale (181 s) and idle, and one the topology does not
+	 * know. */
 	dp[0].public_key = key_of(1);
 	dp[0].last_handshake_sec = 1000 - 62;
 	dp[0].rx_bytes = 1229;
@@ -262,12 +263,14 @@ static void test_status(void **state)
 	dp[0].persistent_keepalive = 25;
 	dp[1].public_key = key_of(2);
 	dp[1].last_handshake_sec = 1000 - 181;
+	assert_int_equal(ip_parse("198.51.100.7", &dp[1].endpoint_ip), 0);
+	dp[1].endpoint_port = 51820;
 	dp[2].public_key = key_of(7);
 	pp[0] = two_peers[0];
 	pp[1] = two_peers[1];
 	strcpy(pp[2].name, "node/gone");
 	pp[2].public_key = key_of(8);
-	stale = status_write(capture_start(&c), &dev, &plan, 1000, 180);
+	stale = status_write(capture_start(&c), &dev, &plan, 1000, 180, true);
 	text = capture_end(&c);
 	assert_int_equal(stale, 2);
 	assert_non_null(strstr(text, "interface: skein0\n  public key: "));
@@ -277,15 +280,48 @@ static void test_status(void **state)
 		 "  transfer: 1.20 KiB received, 3.00 KiB sent\n  persistent keepalive: every 25 seconds\n",
 		 key_to_base64(&dp[0].public_key, k));
 	assert_non_null(strstr(text, line));
-	assert_non_null(strstr(text, "(peer/laptop)\n  allowed ips: (none)\n  latest handshake: 3 minutes, 1 second ago\n"));
+	assert_non_null(strstr(text, "(peer/laptop)\n  endpoint: 198.51.100.7:51820\n  allowed ips: (none)\n"
+				     "  latest handshake: 3 minutes, 1 second ago\n"));
 	assert_non_null(strstr(text, "(node/gone)\n  missing from the device\n"));
 	assert_non_null(strstr(text, "(not in the topology)\n"));
-	assert_non_null(strstr(text, "2 of 3 peers the topology expects had no handshake in the last 180 seconds"));
+	assert_non_null(strstr(text, "2 of 3 peers the topology expects had no handshake in the last 180 seconds\n"
+				     "1 of them may just be idle (WireGuard handshakes only when it has traffic "
+				     "to send): `skeinctl status --probe` starts their handshakes\n"));
 	free(text);
 	/* Nothing expected: healthy whatever the device holds. */
 	plan.n_peers = 0;
-	assert_int_equal(status_write(capture_start(&c), &dev, &plan, 1000, 180), 0);
+	assert_int_equal(status_write(capture_start(&c), &dev, &plan, 1000, 180, true), 0);
 	free(capture_end(&c));
+}
+
+/* Whether status_write suggests --probe for one stale peer in this state. */
+static bool hints_probe(int64_t last_handshake, uint64_t tx, const char *endpoint, bool hint_probe)
+{
+	struct wg_peer dp = { .public_key = key_of(1), .last_handshake_sec = last_handshake, .tx_bytes = tx };
+	struct wg_device dev = { .name = "skein0", .peers = &dp, .n_peers = 1 };
+	struct plan_peer pp = { .name = "node/b", .public_key = key_of(1) };
+	struct plan plan = { .peers = &pp, .n_peers = 1 };
+	struct capture c;
+	char *text;
+	bool hint;
+
+	if (endpoint)
+		assert_int_equal(ip_parse(endpoint, &dp.endpoint_ip), 0);
+	assert_int_equal(status_write(capture_start(&c), &dev, &plan, 1000, 180, hint_probe), 1);
+	text = capture_end(&c);
+	hint = strstr(text, "1 of them may just be idle") && strstr(text, "skeinctl status --probe");
+	free(text);
+	return hint;
+}
+
+static void test_status_hints_probe_for_idle_peers(void **state)
+{
+	(void)state;
+	assert_true(hints_probe(0, 0, "192.0.2.1", true));         /* never sent anything */
+	assert_true(hints_probe(1000 - 600, 4096, "192.0.2.1", true)); /* a handshake, none lately */
+	assert_false(hints_probe(0, 148, "192.0.2.1", true));      /* tried, never answered */
+	assert_false(hints_probe(0, 0, NULL, true));               /* dials in: nothing to probe */
+	assert_false(hints_probe(0, 0, "192.0.2.1", false));       /* --probe was given */
 }
 
 /* Two locations of two nodes, one external peer. */
@@ -492,6 +528,7 @@ int main(void)
 		cmocka_unit_test(test_output_format_parse),
 		cmocka_unit_test(test_peer_object),
 		cmocka_unit_test(test_status),
+		cmocka_unit_test(test_status_hints_probe_for_idle_peers),
 		cmocka_unit_test(test_outside_view),
 		cmocka_unit_test(test_outside_view_discovered),
 		cmocka_unit_test(test_outside_view_wide_peer),
