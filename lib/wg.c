@@ -132,8 +132,7 @@ static int cmp_cidr(const void *a, const void *b)
 	return cidr_cmp(a, b);
 }
 
-/* Peers sorted by key, for lookups in O(log n). */
-static const struct wg_peer **peers_by_key(const struct wg_device *dev)
+const struct wg_peer **wg_peers_by_key(const struct wg_device *dev)
 {
 	const struct wg_peer **v = malloc((dev->n_peers ? dev->n_peers : 1) * sizeof(*v));
 
@@ -145,10 +144,10 @@ static const struct wg_peer **peers_by_key(const struct wg_device *dev)
 	return v;
 }
 
-static const struct wg_peer *find_peer(const struct wg_peer **sorted, size_t n,
-				       const struct wg_peer *key)
+const struct wg_peer *wg_peers_find(const struct wg_peer **sorted, size_t n, const struct wg_key *key)
 {
-	const struct wg_peer *const *hit = bsearch(&key, sorted, n, sizeof(*sorted), cmp_peer_ptr);
+	const struct wg_peer probe = { .public_key = *key }, *p = &probe;
+	const struct wg_peer *const *hit = bsearch(&p, sorted, n, sizeof(*sorted), cmp_peer_ptr);
 
 	return hit ? *hit : NULL;
 }
@@ -328,20 +327,20 @@ static unsigned diff_device_fields(const struct wg_device *have, const struct wg
 static int diff_peers(const struct wg_device *have, const struct wg_device *want,
 		      struct wg_device *delta)
 {
-	const struct wg_peer **h = peers_by_key(have), **w = peers_by_key(want);
+	const struct wg_peer **h = wg_peers_by_key(have), **w = wg_peers_by_key(want);
 	int ret = -1;
 
 	if (!h || !w)
 		goto out;
 	for (size_t i = 0; i < want->n_peers; i++) {
-		const struct wg_peer *old = find_peer(h, have->n_peers, &want->peers[i]);
+		const struct wg_peer *old = wg_peers_find(h, have->n_peers, &want->peers[i].public_key);
 
 		if ((old ? add_changed_peer(delta, old, &want->peers[i])
 			 : add_new_peer(delta, &want->peers[i])) < 0)
 			goto out;
 	}
 	for (size_t i = 0; i < have->n_peers; i++)
-		if (!find_peer(w, want->n_peers, &have->peers[i]) &&
+		if (!wg_peers_find(w, want->n_peers, &have->peers[i].public_key) &&
 		    add_removed_peer(delta, &have->peers[i]) < 0)
 			goto out;
 	ret = 0;

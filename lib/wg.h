@@ -81,6 +81,12 @@ int wg_device_set(struct wg_backend *b, const struct wg_device *dev, struct erro
 /* Frees what a get or diff allocated (peers and their allowed IPs). */
 void wg_device_free(struct wg_device *dev);
 
+/* dev's peers sorted by public key, for wg_peers_find() in O(log n); valid
+ * while dev is. NULL when out of memory; free() it. */
+const struct wg_peer **wg_peers_by_key(const struct wg_device *dev);
+/* The peer with that key among n sorted by wg_peers_by_key(), or NULL. */
+const struct wg_peer *wg_peers_find(const struct wg_peer **sorted, size_t n, const struct wg_key *key);
+
 /* Pure: the delta that turns `have` into `want` without touching peers that
  * are already right. Peers are matched by public key. A changed peer carries
  * only what changed; allowed IPs that only grow are added without

@@ -248,10 +248,12 @@ int agent_run(struct agent *a)
 	bool have_model = false;
 
 	while (!atomic_load(&a->hub.stopping)) {
+		long wait_ms = a->wake_ms > 0 && a->wake_ms < a->opts.resync_ms ? a->wake_ms : a->opts.resync_ms;
 		struct error err;
 		int rc;
 
-		informer_hub_wait(&a->hub, &seen, a->opts.resync_ms);
+		a->wake_ms = 0;
+		informer_hub_wait(&a->hub, &seen, wait_ms);
 		if (atomic_load(&a->hub.stopping))
 			break;
 		rc = refresh_model(a, &built);

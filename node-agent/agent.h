@@ -32,7 +32,9 @@ struct agent_options {
 
 struct agent;
 /* Makes the node match model. Returns -1 (err set) to be retried at the
- * next change or resync. */
+ * next change or resync. It may set a->wake_ms to be called again within
+ * that many milliseconds even if nothing changes (once; sooner than the
+ * resync period only). */
 typedef int (*agent_reconcile_fn)(struct agent *a, const struct cluster *model, void *ctx,
 				  struct error *err);
 
@@ -49,6 +51,7 @@ struct agent {
 	json_t *built_nodes, *built_peers; /* the caches the model was built from */
 	agent_reconcile_fn reconcile;
 	void *reconcile_ctx;
+	long wake_ms;                   /* set by reconcile, see agent_reconcile_fn */
 };
 
 /* Returns 0, or 1 when --help or --version was printed, or -1. */

@@ -81,6 +81,9 @@ void node_state_free(struct node_state *s)
 	s->http = NULL;
 	topology_cache_free(s->topo);
 	s->topo = NULL;
+	free(s->probes);
+	s->probes = NULL;
+	s->n_probes = 0;
 	free(s->rejections);
 	s->rejections = NULL;
 	nl_close(&s->rt);
@@ -179,6 +182,45 @@ static int sync_wireguard(struct node_state *s, const struct plan *plan, struct 
 	return rc;
 }
 
+/* ---- probes ----
+ *
+ * A peer an apply added or moved gets a probe (lib/probe.h) to start the
+ * handshake, so that the side configured second starts it: the first
+ * side's initiation may have arrived before this side knew its key, and
+ * WireGuard would retry only after REKEY_TIMEOUT (5 s). Not at once: if
+ * both sides initiate at the same moment (the other one has traffic, or
+ * probes too), each takes the other's initiation, rejects the other's
+ * response, and both wait those 5 s. So a probe waits PROBE_DELAY_MS, twice
+ * that on the side with the higher public key (two idle sides configured
+ * together do not both initiate), and goes only if the peer still had no
+ * handshake since the apply. A side that answered the peer's initiation
+ * meanwhile cannot collide: WireGuard sends one handshake message per peer
+ * in 5 s at most. */
+#define PROBE_DELAY_MS 250
+
+struct pending_probe {
+	struct wg_key key;
+	struct ip_addr dst;
+	struct timespec due;  /* CLOCK_MONOTONIC */
+	time_t applied;       /* wall clock, as handshake times */
+};
+
+static struct timespec after_ms(struct timespec t, long ms)
+{
+	t.tv_sec += ms / 1000;
+	t.tv_nsec += (ms % 1000) * 1000000L;
+	if (t.tv_nsec >= 1000000000L) {
+		t.tv_sec++;
+		t.tv_nsec -= 1000000000L;
+	}
+	return t;
+}
+
+static long ms_until(const struct timespec *from, const struct timespec *to)
+{
+	return (long)(to->tv_sec - from->tv_sec) * 1000 + (to->tv_nsec - from->tv_nsec) / 1000000L;
+}
+
 /* Whether the delta adds peer d (a new key is a new peer) or moves its
  * endpoint, with an endpoint to dial. */
 static bool redialled(const struct wg_peer *d)
@@ -186,43 +228,123 @@ static bool redialled(const struct wg_peer *d)
 	return (d->flags & (WG_PEER_REMOVE | WG_PEER_HAS_ENDPOINT)) == WG_PEER_HAS_ENDPOINT;
 }
 
-static bool probe_peer(struct node_state *s, const struct plan_peer *p)
+static void schedule_probe(struct node_state *s, const struct plan_peer *p, const struct timespec *now)
 {
+	long delay = PROBE_DELAY_MS;
+	struct pending_probe *v, *q;
 	struct ip_addr dst;
-	struct error err;
 
 	if (probe_address(p, &s->opts->topo.subnet, &dst) < 0) {
 		log_debug("%s: not probed: no host address among its allowed IPs", p->name);
-		return false;
+		return;
 	}
-	if (probe_send(s->opts->topo.wg_ifname, &dst, &err) < 0) {
-		log_warn("%s: %s", p->name, err.msg);
-		return false;
+	if (!(v = realloc(s->probes, (s->n_probes + 1) * sizeof(*v)))) {
+		log_warn("%s: not probed: out of memory", p->name);
+		return;
 	}
-	return true;
+	s->probes = v;
+	if (memcmp(s->public_key.bytes, p->public_key.bytes, WG_KEY_LEN) > 0)
+		delay *= 2;
+	q = &s->probes[s->n_probes++];
+	*q = (struct pending_probe){ .key = p->public_key, .dst = dst, .due = after_ms(*now, delay),
+				     .applied = time(NULL) };
 }
 
-/* Starts the handshake with each peer the delta added or re-pointed,
- * instead of waiting for traffic: if the other side configured us first,
- * its first initiation reached us before we knew it and was dropped, and
- * it would retry only after 5 s. The delta lists peers in plan order
- * (plan_device, wg_device_diff), so one walk pairs them. */
-static void probe_redialled_peers(struct node_state *s, const struct plan *plan,
-				  const struct wg_device *delta)
+/* The peers the applied delta added or moved. The delta lists peers in
+ * plan order (plan_device, wg_device_diff), so one walk pairs them. */
+static void schedule_probes(struct node_state *s, const struct plan *plan, const struct wg_device *delta)
 {
-	size_t i = 0, probed = 0;
+	struct timespec now;
+	size_t i = 0;
 
+	clock_gettime(CLOCK_MONOTONIC, &now);
 	for (size_t d = 0; d < delta->n_peers; d++) {
 		if (!redialled(&delta->peers[d]))
 			continue;
 		while (i < plan->n_peers && !key_equal(&plan->peers[i].public_key, &delta->peers[d].public_key))
 			i++;
 		if (i < plan->n_peers)
-			probed += probe_peer(s, &plan->peers[i]);
+			schedule_probe(s, &plan->peers[i], &now);
 	}
-	if (probed)
-		log_info("%s: probed %zu new or moved peer%s to start the handshake", s->opts->topo.wg_ifname,
-			 probed, probed == 1 ? "" : "s");
+}
+
+/* Sends probe q unless its peer is gone or had a handshake since the apply
+ * (then there is nothing to start); returns whether it sent. */
+static bool probe_if_silent(struct node_state *s, const struct pending_probe *q,
+			    const struct wg_peer **sorted, size_t n)
+{
+	const struct wg_peer *p = wg_peers_find(sorted, n, &q->key);
+	struct error err;
+
+	if (!p || p->last_handshake_sec >= q->applied)
+		return false;
+	if (probe_send(s->opts->topo.wg_ifname, &q->dst, &err) < 0) {
+		log_warn("%s", err.msg);
+		return false;
+	}
+	return true;
+}
+
+/* Sends the probes that are due (one read of the device for all) and
+ * keeps the others. */
+static size_t send_due_probes(struct node_state *s, const struct timespec *now,
+			      const struct wg_device *dev, const struct wg_peer **sorted)
+{
+	size_t kept = 0, probed = 0;
+
+	for (size_t i = 0; i < s->n_probes; i++) {
+		if (ms_until(now, &s->probes[i].due) > 0)
+			s->probes[kept++] = s->probes[i];
+		else
+			probed += probe_if_silent(s, &s->probes[i], sorted, dev->n_peers);
+	}
+	s->n_probes = kept;
+	return probed;
+}
+
+static bool probe_due(const struct node_state *s, const struct timespec *now)
+{
+	for (size_t i = 0; i < s->n_probes; i++)
+		if (ms_until(now, &s->probes[i].due) <= 0)
+			return true;
+	return false;
+}
+
+static void run_due_probes(struct node_state *s, const struct timespec *now)
+{
+	const char *ifname = s->opts->topo.wg_ifname;
+	const struct wg_peer **sorted = NULL;
+	struct wg_device dev = { 0 };
+	struct error err;
+	size_t probed;
+
+	if (!probe_due(s, now))
+		return;
+	if (wg_device_get(&s->wg, ifname, &dev, &err) < 0 ||
+	    (!(sorted = wg_peers_by_key(&dev)) && error_set(&err, "out of memory"))) {
+		log_warn("%s: probes dropped: %s", ifname, err.msg);
+		s->n_probes = 0;
+	} else if ((probed = send_due_probes(s, now, &dev, sorted))) {
+		log_info("%s: probed %zu new or moved peer%s that had no handshake yet", ifname, probed,
+			 probed == 1 ? "" : "s");
+	}
+	free(sorted);
+	wg_device_free(&dev);
+}
+
+/* Milliseconds until the next pending probe; 0 when none. */
+static long next_probe_ms(const struct node_state *s, const struct timespec *now)
+{
+	long next = 0;
+
+	for (size_t i = 0; i < s->n_probes; i++) {
+		long ms = ms_until(now, &s->probes[i].due);
+
+		ms = ms < 1 ? 1 : ms;
+		if (!next || ms < next)
+			next = ms;
+	}
+	return next;
 }
 
 static bool link_exists(struct node_state *s, const char *name, struct error *err, int *rc)
@@ -428,8 +550,8 @@ static void apply(struct run *r, struct agent *a, const json_t *self, const stru
 	step(r, ERR_ENCAP, sync_encap(s, plan, &err), &err);
 	step(r, ERR_ROUTE, route_sync(&s->rt, plan->routes, plan->n_routes, &err), &err);
 	step(r, ERR_RULE, rule_sync(&s->rt, plan->rules, plan->n_rules, &err), &err);
-	/* Once routed: an IPv6 probe needs a route through the device. */
-	probe_redialled_peers(s, plan, &delta);
+	if (rc == 0)
+		schedule_probes(s, plan, &delta);
 	wg_device_free(&delta);
 	step(r, ERR_NFT, sync_nft(s, plan, &err), &err);
 	step(r, ERR_SYSCTL, sync_forwarding(plan, &err), &err);
@@ -557,6 +679,8 @@ int node_reconcile(struct agent *a, const struct cluster *model, void *ctx, stru
 		s->last_apply = t0;
 	json_decref(self);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
+	run_due_probes(s, &t1);
+	a->wake_ms = next_probe_ms(s, &t1);
 	record(s, model, topology_cache_plan(s->topo), applied, seconds_between(&t0, &t1));
 	after = writes_now(s);
 	log_debug("reconcile: %s; writes: netlink %lu, wireguard %lu, nft %lu, cni %lu (%.1f ms)",

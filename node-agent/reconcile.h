@@ -7,7 +7,9 @@
  * VXLAN device, skein's routes and rules, table inet skein and the CNI
  * config. Every step compares before it writes, so a reconcile with
  * nothing to change writes nothing (the counters in /metrics prove it).
- * The node's own annotations are published on the way.
+ * The node's own annotations are published on the way. Peers an apply
+ * added or moved are probed a moment later unless they had a handshake by
+ * then (reconcile.c, "probes"); the hook asks the agent to wake it for that.
  *
  * node_clean_up() undoes all of it (SIGTERM with --clean-up). With the
  * userspace backend the wireguard-go process belongs to someone else: its
@@ -30,6 +32,8 @@
 
 #define NODE_DEVICE_WAIT_MS 10000
 
+struct pending_probe;
+
 struct node_state {
 	const struct node_options *opts;
 	struct wg_backend wg;
@@ -46,6 +50,8 @@ struct node_state {
 	uint32_t mtu;
 	unsigned long link_writes;      /* rtnetlink writes made outside rt */
 	unsigned long cni_writes;
+	struct pending_probe *probes;   /* to send soon (reconcile.c, "probes") */
+	size_t n_probes;
 	char last_error[sizeof(((struct error *)0)->msg)];
 	struct metrics metrics;
 	struct http_server *http;
