@@ -201,24 +201,20 @@ static int sync_wireguard(struct node_state *s, const struct plan *plan, struct 
 struct pending_probe {
 	struct wg_key key;
 	struct ip_addr dst;
-	struct timespec due;  /* CLOCK_MONOTONIC */
-	time_t applied;       /* wall clock, as handshake times */
+	struct timespec scheduled; /* CLOCK_MONOTONIC */
+	long delay_ms;
+	time_t applied;            /* wall clock, as handshake times */
 };
 
-static struct timespec after_ms(struct timespec t, long ms)
+static double seconds_between(const struct timespec *from, const struct timespec *to)
 {
-	t.tv_sec += ms / 1000;
-	t.tv_nsec += (ms % 1000) * 1000000L;
-	if (t.tv_nsec >= 1000000000L) {
-		t.tv_sec++;
-		t.tv_nsec -= 1000000000L;
-	}
-	return t;
+	return (double)(to->tv_sec - from->tv_sec) + (double)(to->tv_nsec - from->tv_nsec) / 1e9;
 }
 
-static long ms_until(const struct timespec *from, const struct timespec *to)
+/* Milliseconds until q is due; 0 or less: due. */
+static long ms_until_due(const struct pending_probe *q, const struct timespec *now)
 {
-	return (long)(to->tv_sec - from->tv_sec) * 1000 + (to->tv_nsec - from->tv_nsec) / 1000000L;
+	return q->delay_ms - (long)(seconds_between(&q->scheduled, now) * 1000);
 }
 
 /* Whether the delta adds peer d (a new key is a new peer) or moves its
@@ -246,8 +242,8 @@ static void schedule_probe(struct node_state *s, const struct plan_peer *p, cons
 	if (memcmp(s->public_key.bytes, p->public_key.bytes, WG_KEY_LEN) > 0)
 		delay *= 2;
 	q = &s->probes[s->n_probes++];
-	*q = (struct pending_probe){ .key = p->public_key, .dst = dst, .due = after_ms(*now, delay),
-				     .applied = time(NULL) };
+	*q = (struct pending_probe){ .key = p->public_key, .dst = dst, .scheduled = *now,
+				     .delay_ms = delay, .applied = time(NULL) };
 }
 
 /* The peers the applied delta added or moved. The delta lists peers in
@@ -293,7 +289,7 @@ static size_t send_due_probes(struct node_state *s, const struct timespec *now,
 	size_t kept = 0, probed = 0;
 
 	for (size_t i = 0; i < s->n_probes; i++) {
-		if (ms_until(now, &s->probes[i].due) > 0)
+		if (ms_until_due(&s->probes[i], now) > 0)
 			s->probes[kept++] = s->probes[i];
 		else
 			probed += probe_if_silent(s, &s->probes[i], sorted, dev->n_peers);
@@ -305,7 +301,7 @@ static size_t send_due_probes(struct node_state *s, const struct timespec *now,
 static bool probe_due(const struct node_state *s, const struct timespec *now)
 {
 	for (size_t i = 0; i < s->n_probes; i++)
-		if (ms_until(now, &s->probes[i].due) <= 0)
+		if (ms_until_due(&s->probes[i], now) <= 0)
 			return true;
 	return false;
 }
@@ -338,7 +334,7 @@ static long next_probe_ms(const struct node_state *s, const struct timespec *now
 	long next = 0;
 
 	for (size_t i = 0; i < s->n_probes; i++) {
-		long ms = ms_until(now, &s->probes[i].due);
+		long ms = ms_until_due(&s->probes[i], now);
 
 		ms = ms < 1 ? 1 : ms;
 		if (!next || ms < next)
@@ -558,11 +554,6 @@ static void apply(struct run *r, struct agent *a, const json_t *self, const stru
 	step(r, ERR_CNI, sync_cni(s, find_node(model, a->opts.hostname), &err), &err);
 	step(r, ERR_PUBLISH, publish_plan(a, self, model, plan, rc < 0 ? NULL : &have, &err), &err);
 	wg_device_free(&have);
-}
-
-static double seconds_between(const struct timespec *from, const struct timespec *to)
-{
-	return (double)(to->tv_sec - from->tv_sec) + (double)(to->tv_nsec - from->tv_nsec) / 1e9;
 }
 
 struct writes {
