@@ -40,6 +40,22 @@ netns_add() {
 	ip -n "$1" link set lo up
 }
 
+# veth_pair NS1 ADDR1 NS2 ADDR2: a veth from NS1 ($T_PREFIX-v1) to NS2
+# ($T_PREFIX-v2), each end with its address (ADDR/LEN), both up.
+veth_pair() {
+	ip link add "$T_PREFIX-v1" netns "$1" type veth peer name "$T_PREFIX-v2" netns "$3" &&
+		ip -n "$1" addr add "$2" dev "$T_PREFIX-v1" && ip -n "$3" addr add "$4" dev "$T_PREFIX-v2" &&
+		ip -n "$1" link set "$T_PREFIX-v1" up && ip -n "$3" link set "$T_PREFIX-v2" up
+}
+
+# in_ns NS DIR CMD...: CMD in NS with DIR bind-mounted over /run/wireguard
+# (in the private mount namespace of `ip netns exec`), so that every
+# wireguard-go has a UAPI socket directory of its own.
+in_ns() {
+	local ns=$1 dir=$2; shift 2
+	ip netns exec "$ns" sh -c 'mount --bind "$0" /run/wireguard && exec "$@"' "$dir" "$@"
+}
+
 # vm_results NAME RC CONSOLE ERR: prints the result lines of a hack/kernel-vm.sh
 # run; when the VM could not run at all (exit 125), reports SKIP and exits.
 vm_results() {

@@ -29,23 +29,14 @@ RUN=/run/$T_PREFIX-ctl
 D=$(mktemp -d /tmp/skein-ctl.XXXXXX)
 on_exit "rm -rf $RUN $D"
 mkdir -p "$RUN/n1" "$RUN/laptop" /run/wireguard
-netns_add "$N1" && netns_add "$LAPTOP" || { fail "skeinctl: namespaces"; exit 1; }
-ip link add "$T_PREFIX-c1" netns "$N1" type veth peer name "$T_PREFIX-c2" netns "$LAPTOP"
-ip -n "$N1" addr add 192.168.50.1/24 dev "$T_PREFIX-c1"
-ip -n "$LAPTOP" addr add 192.168.50.2/24 dev "$T_PREFIX-c2"
-ip -n "$N1" link set "$T_PREFIX-c1" up
-ip -n "$LAPTOP" link set "$T_PREFIX-c2" up
+netns_add "$N1" && netns_add "$LAPTOP" && veth_pair "$N1" 192.168.50.1/24 "$LAPTOP" 192.168.50.2/24 ||
+	{ fail "skeinctl: namespaces"; exit 1; }
 ip -n "$N1" addr add 10.10.1.5/32 dev lo # a pod-like address in n1's pod CIDR
 
 APISERVER_NETNS=$N1 # klite runs there too
 apiserver_start "$D/api" --listen 0.0.0.0:0 --advertise 192.168.50.1 ||
 	{ fail "skeinctl: API server"; exit 1; }
 export KUBECONFIG=$D/api/admin.kubeconfig
-# in_ns NS DIR CMD...: CMD in NS with DIR as its /run/wireguard.
-in_ns() {
-	local ns=$1 dir=$2; shift 2
-	ip netns exec "$ns" sh -c 'mount --bind "$0" /run/wireguard && exec "$@"' "$dir" "$@"
-}
 ctl() { ip netns exec "$N1" "$CTL" "$@"; }
 
 key_n1=$(wg genkey); pub_n1=$(echo "$key_n1" | wg pubkey)

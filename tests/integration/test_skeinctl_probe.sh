@@ -28,21 +28,12 @@ RUN=/run/$T_PREFIX-prb
 D=$(mktemp -d /tmp/skein-probe.XXXXXX)
 on_exit "rm -rf $RUN $D"
 mkdir -p "$RUN/n1" "$RUN/n2" /run/wireguard
-netns_add "$N1" && netns_add "$N2" || { fail "skeinctl probe: namespaces"; exit 1; }
-ip link add "$T_PREFIX-p1" netns "$N1" type veth peer name "$T_PREFIX-p2" netns "$N2"
-ip -n "$N1" addr add 192.168.52.1/24 dev "$T_PREFIX-p1"
-ip -n "$N2" addr add 192.168.52.2/24 dev "$T_PREFIX-p2"
-ip -n "$N1" link set "$T_PREFIX-p1" up
-ip -n "$N2" link set "$T_PREFIX-p2" up
+netns_add "$N1" && netns_add "$N2" && veth_pair "$N1" 192.168.52.1/24 "$N2" 192.168.52.2/24 ||
+	{ fail "skeinctl probe: namespaces"; exit 1; }
 
 APISERVER_NETNS=$N1
 apiserver_start "$D/api" || { fail "skeinctl probe: API server"; exit 1; }
 export KUBECONFIG=$D/api/admin.kubeconfig
-# in_ns NS DIR CMD...: CMD in NS with DIR as its /run/wireguard.
-in_ns() {
-	local ns=$1 dir=$2; shift 2
-	ip netns exec "$ns" sh -c 'mount --bind "$0" /run/wireguard && exec "$@"' "$dir" "$@"
-}
 ctl() { ip netns exec "$N1" "$CTL" "$@"; }
 status() { ctl status --hostname n1 --interface wg0 --wireguard userspace --uapi-dir "$RUN/n1" "$@"; }
 

@@ -20,18 +20,9 @@ B=$T_PREFIX-wgb
 RUN=/run/$T_PREFIX-wg
 mkdir -p "$RUN/a" "$RUN/b" /run/wireguard
 on_exit "rm -rf $RUN"
-netns_add "$A" && netns_add "$B" || { fail "wg_uapi: namespaces"; exit 1; }
-ip link add "$T_PREFIX-va" netns "$A" type veth peer name "$T_PREFIX-vb" netns "$B"
-ip -n "$A" addr add 192.168.77.1/24 dev "$T_PREFIX-va"
-ip -n "$B" addr add 192.168.77.2/24 dev "$T_PREFIX-vb"
-ip -n "$A" link set "$T_PREFIX-va" up
-ip -n "$B" link set "$T_PREFIX-vb" up
+netns_add "$A" && netns_add "$B" && veth_pair "$A" 192.168.77.1/24 "$B" 192.168.77.2/24 ||
+	{ fail "wg_uapi: namespaces"; exit 1; }
 
-# in_ns NS DIR CMD...: runs CMD in NS with DIR as its /run/wireguard.
-in_ns() {
-	local ns=$1 dir=$2; shift 2
-	ip netns exec "$ns" sh -c 'mount --bind "$0" /run/wireguard && exec "$@"' "$dir" "$@"
-}
 wgctl_a() { "$WGCTL" --backend userspace --uapi-dir "$RUN/a" "$@"; }
 wgctl_b() { "$WGCTL" --backend userspace --uapi-dir "$RUN/b" "$@"; }
 
