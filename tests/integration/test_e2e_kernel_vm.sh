@@ -99,6 +99,11 @@ pass "both agents wrote their CNI config"
 is_kernel_wg() { $IP -n node-$1 -d link show skein0 | grep -q wireguard; }
 check "node a's skein0 is a kernel WireGuard link" is_kernel_wg a
 check "node b's skein0 is a kernel WireGuard link" is_kernel_wg b
+# No traffic yet: the agents' probes (lib/probe.c, bound to the kernel
+# link) start the handshake.
+handshake() { [ "$($IP netns exec node-$1 $WG show skein0 latest-handshakes | awk '{print $2}' | head -1)" -gt 0 ]; }
+check "before any traffic, the agents' probes gave the kernel peers a handshake" \
+	wait_for 100 eval 'handshake a && handshake b'
 
 # cni NODE COMMAND POD: the node's conflist plugin by plugin, as a runtime
 # does, with the node's own /var/lib/cni.
@@ -132,7 +137,6 @@ pod_pings() { $IP netns exec pod-$1 ping -c1 -W1 "$2" >/dev/null 2>&1; }
 check "pod a -> pod b across kernel WireGuard" wait_for 300 pod_pings a "$ip_b"
 check "pod b -> pod a across kernel WireGuard" wait_for 50 pod_pings b "$ip_a"
 # The packets really crossed the tunnel: a handshake and bytes on the device.
-handshake() { [ "$($IP netns exec node-$1 $WG show skein0 latest-handshakes | awk '{print $2}' | head -1)" -gt 0 ]; }
 check "node a's kernel peer has a handshake" handshake a
 check "node b's kernel peer has a handshake" handshake b
 echo "REPORT: kernel e2e: node a's peer (key, bytes received, sent): $($IP netns exec node-a $WG show skein0 transfer)"
