@@ -262,11 +262,11 @@ mc_list_ns() {
 	ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^${MC_PREFIX}-" || true
 }
 
-# mc_down: kills every process in the prefix's namespaces, removes them and
-# the state directory. Safe to call on a partial or absent set-up.
-mc_down() {
+# mc_ns_kill NS...: ends every process in those namespaces (TERM, then KILL
+# after 2 s), so that removing a namespace leaves nothing running in it.
+mc_ns_kill() {
 	local ns pids all="" i
-	for ns in $(mc_list_ns); do
+	for ns in "$@"; do
 		pids=$(ip netns pids "$ns" 2>/dev/null)
 		[ -n "$pids" ] && all+=" $pids"
 	done
@@ -280,6 +280,15 @@ mc_down() {
 		# shellcheck disable=SC2086
 		kill -9 $all 2>/dev/null
 	fi
+	return 0
+}
+
+# mc_down: kills every process in the prefix's namespaces, removes them and
+# the state directory. Safe to call on a partial or absent set-up.
+mc_down() {
+	local ns
+	# shellcheck disable=SC2046
+	mc_ns_kill $(mc_list_ns)
 	for ns in $(mc_list_ns); do
 		ip netns del "$ns" 2>/dev/null
 	done
@@ -597,6 +606,8 @@ mc_pod_del() {
 	local pod=$1 node rc=0
 	node=$(cat "$MC_STATE/pods/$pod.node" 2>/dev/null)
 	[ -z "$node" ] || mc_cni "$node" DEL "$pod" || rc=1
+	# A process left in the namespace would keep it (and itself) alive.
+	mc_ns_kill "$(mc_pod_ns "$pod")"
 	ip netns del "$(mc_pod_ns "$pod")" 2>/dev/null
 	rm -f "$MC_STATE/pods/$pod.node" "$MC_STATE/pods/$pod.json"
 	return $rc
