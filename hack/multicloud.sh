@@ -667,16 +667,29 @@ print(s.recv(128).decode().strip())
 }
 
 # mc_ping_start NS TAG DEST [INTERVAL]: a continuous ping (default every
-# 10 ms) in the background; mc_ping_stop NS TAG ends it and prints
-# "TRANSMITTED RECEIVED", for outage and restart measurements.
+# 10 ms) in the background, one line per reply; mc_ping_stop NS TAG ends it
+# and prints "TRANSMITTED RECEIVED", for outage and restart measurements.
+# ping counts the request still in flight when it is stopped as lost; that
+# last request is left out unless its reply came, and the sequence numbers
+# really lost go to stderr.
 mc_ping_start() {
-	mc_ns_daemon "$1" "$2" "$MC_STATE/log" ping -q -i "${4:-0.01}" -W 1 "$3"
+	mc_ns_daemon "$1" "$2" "$MC_STATE/log" ping -n -i "${4:-0.01}" -W 1 "$3"
 }
 
 mc_ping_stop() {
 	local log=$MC_STATE/log/$2.log
 	mc_daemon_stop "$1" "$2" INT
-	sed -n 's/^\([0-9]*\) packets transmitted, \([0-9]*\) received.*/\1 \2/p' "$log" | grep . ||
+	awk -v tag="$2" '
+		match($0, /icmp_seq=[0-9]+/) { got[substr($0, RSTART + 9, RLENGTH - 9)] = 1 }
+		/ packets transmitted, / { sent = $1 }
+		END {
+			if (sent == "") exit 1
+			if (sent > 0 && !(sent in got)) sent--
+			for (i = 1; i <= sent; i++)
+				if (i in got) received++; else lost = lost " " i
+			if (lost != "") printf "ping %s: no reply to icmp_seq%s\n", tag, lost > "/dev/stderr"
+			print sent, received + 0
+		}' "$log" ||
 		{ mc_die "ping $2 in $1: no statistics in $log"; return 1; }
 }
 
