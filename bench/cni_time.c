@@ -4,8 +4,8 @@
  * CNI_* environment is inherited, the config file on stdin, the result on
  * stdout sent to /dev/null) and prints "WALL_US MAXRSS_KIB EXIT" for just
  * that process, so a benchmark's own shell costs are not counted.
- * bench_cni.sh builds it static: the child's peak RSS includes the memory
- * of this process until exec, which must stay negligible.
+ * bench_cni.sh builds it static with musl: the child's peak RSS includes
+ * the memory of this process until exec, which must stay negligible.
  */
 #include <fcntl.h>
 #include <spawn.h>

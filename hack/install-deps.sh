@@ -12,7 +12,7 @@ packages=(
   wireguard-tools wireguard-go
   containernetworking-plugins
   python3 openssl ca-certificates curl jq
-  graphviz valgrind
+  graphviz valgrind musl-tools
   podman buildah
   qemu-system-x86 cpio busybox-static
 )
