@@ -7,8 +7,10 @@
  * changed); with the cache (topology_cache_update), after that change,
  * after a node discovered an endpoint or forgot it (roaming), with nothing
  * changed (the topology step of a no-op reconcile), after a node of
- * another location turned Ready or NotReady, and after it left the
- * cluster or joined it again.
+ * another location turned Ready or NotReady, after it left the cluster or
+ * joined it again, and after another location's leader turned NotReady
+ * (the next node takes over) or Ready (it takes the lead back). Leaders
+ * publish their WireGuard IPs, as agents do.
  * Targets (issue 4): 5,000 nodes under 20 ms full and under 2 ms
  * incremental; the ratios printed are against those. A missed target is
  * printed, not an exit status: only a wrong result (the cache's plan not
@@ -195,11 +197,11 @@ struct timing {
 };
 
 static struct timing measure(struct cluster *c, const char *self,
-			     const struct topology_options *o, change_fn *change, bool cached,
-			     int *status)
+			     const struct topology_options *o, change_fn *change, size_t who,
+			     bool cached, int *status)
 {
 	struct topology_cache *cache = cached ? topology_cache_new() : NULL;
-	struct node *changed = &c->nodes[c->n_nodes / 2 + 1]; /* never a local node */
+	struct node *changed = &c->nodes[who];
 	double spent[2] = { 0, 0 }, budget = 2e8;
 	struct plan prev = { 0 };
 	size_t iters = 0;
@@ -237,34 +239,59 @@ static struct timing measure(struct cluster *c, const char *self,
 }
 
 struct row {
-	double full, recompute, cache, roam, noop, ready, leave, join;
+	double full, recompute, cache, roam, noop, ready, leave, join, leader;
 };
 
 static void print_row(size_t nodes, const char *mesh, const char *self, const struct row *r)
 {
-	printf("%-6zu %-9s %-10s %8.3f %8.3f %8.3f %8.3f %8.3f %8.3f %8.3f %8.3f\n", nodes, mesh,
-	       self, r->full / 1e6, r->recompute / 1e6, r->cache / 1e6, r->roam / 1e6, r->noop / 1e6,
-	       r->ready / 1e6, r->leave / 1e6, r->join / 1e6);
+	printf("%-6zu %-9s %-10s %8.3f %8.3f %8.3f %8.3f %8.3f %8.3f %8.3f %8.3f %8.3f\n", nodes,
+	       mesh, self, r->full / 1e6, r->recompute / 1e6, r->cache / 1e6, r->roam / 1e6,
+	       r->noop / 1e6, r->ready / 1e6, r->leave / 1e6, r->join / 1e6, r->leader / 1e6);
 	if (nodes == 5000)
 		printf("%28s ratios: full %.2f; cache %.2f, roam %.2f, no-op %.2f, ready %.2f, "
-		       "leave %.2f, join %.2f\n", "", r->full / 2e7, r->cache / 2e6, r->roam / 2e6,
-		       r->noop / 2e6, r->ready / 2e6, r->leave / 2e6, r->join / 2e6);
+		       "leave %.2f, join %.2f, leader %.2f\n", "", r->full / 2e7, r->cache / 2e6,
+		       r->roam / 2e6, r->noop / 2e6, r->ready / 2e6, r->leave / 2e6, r->join / 2e6,
+		       r->leader / 2e6);
+}
+
+/* Each segment's leader publishes the address it got, as its agent does
+ * (annotations_wireguard_ip); the others publish none. */
+static void publish_addresses(struct cluster *c, const struct topology_options *o)
+{
+	struct plan plan;
+
+	for (size_t i = 0; i < c->n_nodes; i++)
+		c->nodes[i].has_wireguard_ip = false;
+	compute_or_die(c, c->nodes[0].name, o, &plan);
+	for (size_t i = 0; i < plan.n_segments; i++) {
+		const struct plan_segment *s = &plan.segments[i];
+
+		if (s->leader != PLAN_NO_LEADER && s->wireguard_ip.ip.family) {
+			c->nodes[s->leader].wireguard_ip = s->wireguard_ip;
+			c->nodes[s->leader].has_wireguard_ip = true;
+		}
+	}
+	plan_free(&plan);
 }
 
 static struct row measure_row(struct cluster *c, const char *self,
 			      const struct topology_options *o, int *status)
 {
-	struct timing membership = measure(c, self, o, leave_or_join, true, status);
+	/* Never a local node (nodes 0 and 50 are loc-00's); node 1 leads
+	 * loc-01 (public endpoint). */
+	size_t other = c->n_nodes / 2 + 1, leader = 1;
+	struct timing membership = measure(c, self, o, leave_or_join, other, true, status);
 
 	return (struct row){
-		.full = measure(c, self, o, NULL, false, status).mean,
-		.recompute = measure(c, self, o, flip_port, false, status).mean,
-		.cache = measure(c, self, o, flip_port, true, status).mean,
-		.roam = measure(c, self, o, flip_discovered, true, status).mean,
-		.noop = measure(c, self, o, NULL, true, status).mean,
-		.ready = measure(c, self, o, flip_ready, true, status).mean,
+		.full = measure(c, self, o, NULL, other, false, status).mean,
+		.recompute = measure(c, self, o, flip_port, other, false, status).mean,
+		.cache = measure(c, self, o, flip_port, other, true, status).mean,
+		.roam = measure(c, self, o, flip_discovered, other, true, status).mean,
+		.noop = measure(c, self, o, NULL, other, true, status).mean,
+		.ready = measure(c, self, o, flip_ready, other, true, status).mean,
 		.leave = membership.even,
 		.join = membership.odd,
+		.leader = measure(c, self, o, flip_ready, leader, true, status).mean,
 	};
 }
 
@@ -293,10 +320,11 @@ int main(void)
 	       "node's endpoint port changed. With the cache (topology_cache_update): cache: after\n"
 	       "that change; roam: after a node discovered an endpoint, or forgot it; no-op: nothing\n"
 	       "changed (a no-op reconcile); ready: a remote node turned (Not)Ready; leave, join: a\n"
-	       "remote node left the model, and came back.\n"
+	       "remote node left the model, and came back; leader: another location's leader\n"
+	       "turned NotReady (the next node leads) or Ready (it leads again).\n"
 	       "Ratios against issue 4's 5,000-node targets: full / 20 ms, the cache's / 2 ms.\n");
-	printf("%-6s %-9s %-10s %8s %8s %8s %8s %8s %8s %8s %8s\n", "nodes", "mesh", "node", "full",
-	       "recomp", "cache", "roam", "no-op", "ready", "leave", "join");
+	printf("%-6s %-9s %-10s %8s %8s %8s %8s %8s %8s %8s %8s %8s\n", "nodes", "mesh", "node",
+	       "full", "recomp", "cache", "roam", "no-op", "ready", "leave", "join", "leader");
 	for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
 		struct cluster c = make_cluster(sizes[s]);
 
@@ -305,6 +333,7 @@ int main(void)
 			const char *selves[] = { c.nodes[0].name, c.nodes[c.n_nodes > 50 ? 50 : 1].name };
 
 			o.granularity = grans[g].g;
+			publish_addresses(&c, &o);
 			for (size_t k = 0; k < 2; k++) {
 				struct row r = measure_row(&c, selves[k], &o, &status);
 
