@@ -148,8 +148,9 @@ struct topology_cache_stats {
 	unsigned long patched;   /* updates that patched the plan */
 	unsigned long unchanged; /* updates that found nothing changed */
 	/* Of the patched and unchanged: a remote node joining, leaving,
-	 * turning Ready or NotReady. */
-	unsigned long joined, left, flipped;
+	 * turning Ready or NotReady; of the patched: a remote location's
+	 * leader handing over to another node. */
+	unsigned long joined, left, flipped, new_leaders;
 };
 
 /* NULL when out of memory. */

@@ -80,8 +80,8 @@ static uint64_t mix_endpoint(uint64_t h, const struct endpoint *e)
 
 static unsigned shape_flags(const struct node *n)
 {
-	return (unsigned)n->has_internal_ip | n->ready * FLAG_READY | n->leader << 2 |
-	       n->has_public_endpoint << 3 | n->has_wireguard_ip << 4 |
+	return (unsigned)n->has_internal_ip | n->ready * FLAG_READY | n->leader * FLAG_LEADER |
+	       n->has_public_endpoint * FLAG_PUBLIC | n->has_wireguard_ip << 4 |
 	       topo_node_usable(n) * FLAG_USABLE;
 }
 

@@ -239,9 +239,9 @@ bool book_may_free(const struct wgip_book *b, uint64_t off, uint64_t published)
 	return true;
 }
 
-bool book_published_once(const struct wgip_book *b, uint64_t off)
+size_t book_published_times(const struct wgip_book *b, uint64_t off)
 {
-	return offsets_count(&b->published, off) == 1;
+	return offsets_count(&b->published, off);
 }
 
 int book_reserve(struct wgip_book *b)

@@ -5,7 +5,8 @@
  * cluster->nodes, so a node joining or leaving shifts it), the WireGuard
  * IP book (which addresses are handed out, and which a change could move),
  * the index of the plan peers' endpoints, and the patches for nodes
- * joining, leaving and turning Ready or NotReady
+ * joining, leaving and turning Ready or NotReady, and for a remote
+ * location's leader handing over to another node
  * (topology_cache_members.c). docs/topology.md says what each patches.
  */
 #ifndef SKEIN_TOPOLOGY_CACHE_IMPL_H
@@ -25,7 +26,7 @@ struct node_digest {
 	unsigned flags;      /* FLAG_* */
 };
 
-enum { FLAG_READY = 1 << 1, FLAG_USABLE = 1 << 5 };
+enum { FLAG_READY = 1 << 1, FLAG_LEADER = 1 << 2, FLAG_PUBLIC = 1 << 3, FLAG_USABLE = 1 << 5 };
 
 /* What the plan made of a node, for the patches. */
 struct node_memo {
@@ -111,8 +112,8 @@ bool book_new_address(const struct wgip_book *b, const struct node *n, uint64_t 
 /* Whether taking the request that got off away (its holder published
  * published, or 0) leaves every other address where it is. */
 bool book_may_free(const struct wgip_book *b, uint64_t off, uint64_t published);
-/* Whether only one node published off. */
-bool book_published_once(const struct wgip_book *b, uint64_t off);
+/* How many nodes published off. */
+size_t book_published_times(const struct wgip_book *b, uint64_t off);
 /* Room for one more request and one more published address. */
 int book_reserve(struct wgip_book *b);
 void book_take(struct wgip_book *b, uint64_t off);
@@ -141,12 +142,14 @@ bool in_tunnel_route(const struct topology_cache *c, const struct ip_addr *ip);
  * not below net. */
 size_t cidr_lower_bound(const void *items, size_t n, size_t size, const struct cidr *net);
 
-/* ---- Nodes joining, leaving, turning Ready or NotReady
+/* ---- Nodes joining, leaving, turning Ready or NotReady, new leaders
  * (topology_cache_members.c) ---- */
 
 /* Patches the plan for one remote node joining, leaving, or turning Ready
- * or NotReady, when that is provably what topology_compute would give;
- * false (the plan untouched) to recompute. */
+ * or NotReady, or its leader annotation changing (and with either, the
+ * leader of its location, when that is remote), when that is provably
+ * what topology_compute would give; false (the plan untouched) to
+ * recompute. */
 bool patch_members(struct topology_cache *c, const struct cluster *cluster, const char *self,
 		   const struct topology_options *opts, const struct node_digest *d,
 		   uint64_t peers, bool *changed);

@@ -14,11 +14,20 @@
  *   index after it (plan segments' leaders, the memo, the discovered
  *   endpoints' index).
  *
- * Each patch has one gate (join_is_safe, leave_is_safe, flip_is_safe)
- * that checks everything and finds what the change needs before the plan
- * is touched; the plan is then changed in place, memory reserved first,
- * so the change cannot fail half way. Anything the gate cannot prove
- * recomputes. docs/topology.md says why each condition is there.
+ * A remote location's leader may hand over to another node when one of
+ * its nodes turns Ready or NotReady or its leader annotation changes
+ * (succession_is_safe, in location and cross granularity): the segment
+ * names the new leader; in location granularity the location's peer dials
+ * it, when the location's address provably stays; in cross granularity
+ * the peers stay (each usable node has its own) when the leader's peer
+ * carries nothing else.
+ *
+ * Each patch has one gate (join_is_safe, leave_is_safe, flip_is_safe and
+ * succession_is_safe) that checks everything and finds what the change
+ * needs before the plan is touched; the plan is then changed in place,
+ * memory reserved first, so the change cannot fail half way. Anything the
+ * gate cannot prove recomputes. docs/topology.md says why each condition
+ * is there.
  */
 #include "topology_cache_impl.h"
 
@@ -47,6 +56,7 @@ struct member {
 	struct ip_addr addr; /* its WireGuard IP, when it carries one */
 	size_t seg;      /* its location's plan segment, or where its own is (or goes) */
 	size_t peer;     /* the plan peer carrying its networks (or where its own goes) */
+	bool leader_known; /* its location's next leader is settled (a flip's succession) */
 	enum way_out reach;
 	struct route templates[2];   /* WAY_LEADER: a route away per family (IPv4, IPv6) */
 	struct plan_peer new_peer;   /* entering with a peer of its own */
@@ -387,8 +397,9 @@ static bool own_segment_is(const struct member *m, const struct topology_cache *
 	return s->n_members == 1 && s->leader == (m->usable ? m->x : PLAN_NO_LEADER);
 }
 
-/* Its location's segment: a remote one, whose leader stays. Leader
- * indices are the plan's, past a node joining at shift_at. */
+/* Its location's segment: a remote one with a leader, which stays (or
+ * is settled apart: m->leader_known). Leader indices are the plan's, past
+ * a node joining at shift_at. */
 static bool location_segment_stays(struct member *m, const struct topology_cache *c,
 				   const struct node *entering, size_t shift_at)
 {
@@ -402,7 +413,8 @@ static bool location_segment_stays(struct member *m, const struct topology_cache
 		return false;
 	leader = shifted(s->leader, shift_at);
 	m->peer = c->memo[s->leader].peer;
-	return leader != m->x && !(entering && may_lead(entering, m->x < leader));
+	return m->leader_known ||
+	       (leader != m->x && !(entering && may_lead(entering, m->x < leader)));
 }
 
 /* Its own peer, entering: where it goes by name, and what it is (as
@@ -965,19 +977,22 @@ static bool patch_leave(struct topology_cache *c, const struct cluster *cluster,
 
 /* ---- A node turning Ready or NotReady ------------------------------------- */
 
-/* The one node whose readiness (and so usability) alone changed. */
+/* The one node whose readiness (with its usability) or leader annotation
+ * alone changed; its usability alone (a key lost) is not a flip. */
 static size_t flipped_at(const struct topology_cache *c, const struct node_digest *d)
 {
 	size_t flipped = TOPO_NONE;
 
 	for (size_t i = 0; i < c->n_nodes; i++) {
 		const struct node_digest *was = &c->digests[i], *is = &d[i];
+		unsigned diff = was->flags ^ is->flags;
 
 		if (digests_equal(was, is))
 			continue;
 		if (flipped != TOPO_NONE || was->shape != is->shape || was->wireguard != is->wireguard ||
 		    was->discovered != is->discovered ||
-		    (was->flags ^ is->flags) & ~(unsigned)(FLAG_READY | FLAG_USABLE))
+		    diff & ~(unsigned)(FLAG_READY | FLAG_USABLE | FLAG_LEADER) ||
+		    (diff & FLAG_USABLE && !(diff & FLAG_READY)))
 			return TOPO_NONE;
 		flipped = i;
 	}
@@ -1009,11 +1024,12 @@ static bool networks_own(const struct topology_cache *c, size_t x)
 static bool lone_address_stays(const struct topology_cache *c, const struct node_memo *m)
 {
 	return c->opts.granularity == GRANULARITY_CROSS || !m->published ||
-	       (m->published == m->request && book_published_once(&c->book, m->published));
+	       (m->published == m->request && book_published_times(&c->book, m->published) == 1);
 }
 
-/* The gate of node x turning Ready or NotReady (was and is: its digests);
- * *enter tells which way its membership goes. */
+/* The gate of node x turning Ready or NotReady (was and is: its digests),
+ * its location's next leader settled (succession_is_safe); *enter tells
+ * which way its membership goes. */
 static bool flip_is_safe(struct member *m, bool *enter, struct topology_cache *c,
 			 const struct cluster *cluster, size_t x, const struct node_digest *was,
 			 const struct node_digest *is)
@@ -1023,38 +1039,228 @@ static bool flip_is_safe(struct member *m, bool *enter, struct topology_cache *c
 	bool usable = is->flags & FLAG_USABLE, used = was->flags & FLAG_USABLE;
 
 	*enter = node->ready;
-	if (x == c->self_index || !((was->flags ^ is->flags) & FLAG_READY) || !networks_own(c, x) ||
+	if (!networks_own(c, x) ||
 	    (memo->alone && (memo->location_ips || (usable != used && !lone_address_stays(c, memo)))))
 		return false;
 	describe_member(m, c, memo, x, *enter ? usable : used);
+	m->leader_known = true;
 	return member_is_safe(m, c, cluster, *enter ? node : NULL, SIZE_MAX);
 }
 
+/* ---- A remote location's new leader ----------------------------------------- */
+
+/* A location's leader handing over to another node: in location
+ * granularity the location's peer dials the new one, in cross the peers
+ * stay (each usable node has its own); the segment names the new one
+ * (and in cross its address). */
+struct succession {
+	size_t seg;              /* the location's plan segment; TOPO_NONE: the leader stays */
+	size_t from, to;         /* its leader before and after */
+	size_t peer;             /* the location's plan peer, re-keyed; TOPO_NONE: none */
+	struct wg_key key;       /* the peer's key and endpoint after */
+	struct endpoint endpoint;
+	struct cidr address;     /* the segment's WireGuard IP after */
+};
+
+/* What the election reads of a location's nodes (with the flags after
+ * the change; usable as computed: with no rejection every pod CIDR is
+ * kept), and what the handover would have to move in cross granularity. */
+struct location_survey {
+	size_t leader;     /* TOPO_NONE: none */
+	bool carried;      /* a member that is not usable: its leader's peer carries it */
+	bool location_ips; /* a node with allowed-location-ips */
+};
+
+/* As elect_leader orders them: the annotation, then a public endpoint
+ * (then the name: the earlier node is met first). */
+static bool flags_lead_before(unsigned a, unsigned b)
+{
+	if ((a ^ b) & FLAG_LEADER)
+		return a & FLAG_LEADER;
+	return (a & FLAG_PUBLIC) && !(b & FLAG_PUBLIC);
+}
+
+static void survey_location(struct location_survey *v, const struct topology_cache *c,
+			    const struct node_digest *d, size_t seg)
+{
+	*v = (struct location_survey){ .leader = TOPO_NONE };
+	for (size_t i = 0; i < c->n_nodes; i++) {
+		const struct node_memo *m = &c->memo[i];
+		unsigned f = d[i].flags;
+
+		if (m->seg != seg)
+			continue;
+		v->location_ips |= m->location_ips;
+		v->carried |= (f & FLAG_READY) && m->n_pods && !(f & FLAG_USABLE);
+		if (f & FLAG_USABLE && (v->leader == TOPO_NONE || flags_lead_before(f, d[v->leader].flags)))
+			v->leader = i;
+	}
+}
+
+/* A location's request lists its leader's published address first, then
+ * its other nodes' in name order, and wgip_allocate keeps every request's
+ * first address before anybody's others. A new leader leaves every
+ * address where it is when it published the location's address (taken
+ * first now: nobody else wanted it first, as it stayed free until the
+ * location took it), or published none while the old one did not have
+ * the address first (then the location took it off its list, which only
+ * gains the old leader's, taken before the location's turn). When the new
+ * one published none and the old one had the address first, it stays
+ * only if nobody outside the location published it (nobody else may take
+ * it when the location does later) and it is the first the location
+ * lists now. */
+static bool address_stays_with_location(const struct topology_cache *c,
+					const struct succession *s)
+{
+	uint64_t was = c->memo[s->from].published, is = c->memo[s->to].published, first = 0;
+	uint64_t off = cidr_offset(&c->book.subnet, &c->plan.segments[s->seg].wireguard_ip.ip);
+	size_t here = 0;
+
+	if (is == off || (!is && was != off))
+		return true;
+	if (is)
+		return false;
+	for (size_t i = 0; i < c->n_nodes; i++) {
+		if (c->memo[i].seg != s->seg)
+			continue;
+		here += c->memo[i].published == off;
+		if (!first && i != s->to)
+			first = c->memo[i].published;
+	}
+	return first == off && here == book_published_times(&c->book, off);
+}
+
+/* The location's peer dials the new leader: no route into the tunnels
+ * may hold its endpoint, nor a network of the node entering (routes keep
+ * endpoints out of the tunnel: that would be a route left out). */
+static bool endpoint_stays_outside(const struct topology_cache *c, const struct succession *s,
+				   const struct node_memo *entering)
+{
+	struct ip_addr ip;
+
+	if (ip_parse(s->endpoint.host, &ip) < 0)
+		return true;
+	for (size_t i = 0; entering && i < entering->n_nets; i++)
+		if (cidr_contains(&entering->nets[i], &ip))
+			return false;
+	return !in_tunnel_route(c, &ip);
+}
+
+static bool location_succession_is_safe(struct succession *s, const struct topology_cache *c,
+					const struct cluster *cluster,
+					const struct node_memo *entering)
+{
+	const struct topo t = { .c = cluster, .found = c->found, .n_found = c->n_found };
+	const struct node *node = &cluster->nodes[s->to];
+
+	if (!address_stays_with_location(c, s))
+		return false;
+	s->address = c->plan.segments[s->seg].wireguard_ip;
+	if (!c->tunnels)
+		return true;
+	s->peer = c->memo[s->from].peer; /* a remote location with a leader has one */
+	s->key = node->public_key;
+	s->endpoint = topo_node_endpoint(&t, node);
+	return endpoint_stays_outside(c, s, entering);
+}
+
+/* In cross granularity the leader's peer carries the location's networks
+ * and its members that cannot hold tunnels: only without those does the
+ * handover leave the peers as they are. The segment's address is the new
+ * leader's own (every node has a request there, taken: a full subnet is a
+ * rejection). */
+static bool cross_succession_is_safe(struct succession *s, const struct topology_cache *c,
+				     const struct location_survey *v)
+{
+	if (v->location_ips || v->carried)
+		return false;
+	s->address = (struct cidr){ book_address(&c->book, c->memo[s->to].request),
+				    c->opts.subnet.prefix };
+	return true;
+}
+
+/* The gate of the leader of node x's location, after x changed (d: the
+ * digests after): it stays (s->seg TOPO_NONE), or hands over within a
+ * remote location, from a leader to a leader. Lone nodes lead themselves
+ * when usable, whatever their annotation: their flips are flip_is_safe's. */
+static bool succession_is_safe(struct succession *s, const struct topology_cache *c,
+			       const struct cluster *cluster, const struct node_digest *d, size_t x)
+{
+	const struct node_memo *memo = &c->memo[x];
+	bool enters = d[x].flags & FLAG_READY && !(c->digests[x].flags & FLAG_READY);
+	struct location_survey v;
+	size_t from;
+
+	*s = (struct succession){ .seg = TOPO_NONE, .peer = TOPO_NONE };
+	if (memo->alone || memo->seg == TOPO_NONE)
+		return true;
+	survey_location(&v, c, d, memo->seg);
+	from = c->plan.segments[memo->seg].leader;
+	if (v.leader == from)
+		return true;
+	if (memo->seg == c->memo[c->self_index].seg || from == PLAN_NO_LEADER ||
+	    v.leader == TOPO_NONE)
+		return false;
+	*s = (struct succession){ .seg = memo->seg, .from = from, .to = v.leader,
+				  .peer = TOPO_NONE };
+	if (c->opts.granularity == GRANULARITY_CROSS)
+		return cross_succession_is_safe(s, c, &v);
+	return location_succession_is_safe(s, c, cluster, enters ? memo : NULL);
+}
+
+static bool room_to_hand_over(struct topology_cache *c, const struct succession *s)
+{
+	return s->peer == TOPO_NONE || grow((void **)&c->endpoints, &c->room.endpoints,
+					    c->n_endpoints + 1, sizeof(*c->endpoints));
+}
+
+static void hand_over(struct topology_cache *c, const struct succession *s)
+{
+	struct plan_segment *seg = &c->plan.segments[s->seg];
+	struct plan_peer *p;
+
+	seg->leader = s->to;
+	seg->wireguard_ip = s->address;
+	if (s->peer == TOPO_NONE)
+		return;
+	p = &c->plan.peers[s->peer];
+	index_endpoint(c, p, false);
+	p->public_key = s->key;
+	p->endpoint = s->endpoint;
+	index_endpoint(c, p, true);
+	c->memo[s->from].peer = TOPO_NONE;
+	c->memo[s->to].peer = s->peer;
+}
+
 /* A node without a pod CIDR is never a member nor usable: its readiness
- * changes nothing. */
+ * changes nothing; nor does an annotation that leaves every leader. */
 static bool patch_flip(struct topology_cache *c, const struct cluster *cluster,
 		       const struct node_digest *d, bool *changed)
 {
 	size_t x = flipped_at(c, d);
 	struct member m = { .x = x };
-	bool entering;
+	struct succession s;
+	bool ready_flip, flip, entering = false;
 
-	if (x == TOPO_NONE)
+	if (x == TOPO_NONE || x == c->self_index || !succession_is_safe(&s, c, cluster, d, x))
 		return false;
-	if (!c->memo[x].n_pods) {
-		*changed = false;
-	} else if (!flip_is_safe(&m, &entering, c, cluster, x, &c->digests[x], &d[x]) ||
-		   (entering && !room_to_enter(&m, c))) {
+	ready_flip = (c->digests[x].flags ^ d[x].flags) & FLAG_READY;
+	flip = ready_flip && c->memo[x].n_pods;
+	if ((flip && (!flip_is_safe(&m, &entering, c, cluster, x, &c->digests[x], &d[x]) ||
+		      (entering && !room_to_enter(&m, c)))) ||
+	    !room_to_hand_over(c, &s)) {
 		free(m.new_peer.allowed_ips);
 		return false;
-	} else {
-		if (entering)
-			enter(c, &m);
-		else
-			exit_member(c, &m);
-		*changed = true;
 	}
-	c->stats.flipped++;
+	if (flip && entering)
+		enter(c, &m);
+	else if (flip)
+		exit_member(c, &m);
+	if (s.seg != TOPO_NONE)
+		hand_over(c, &s);
+	*changed = flip || s.seg != TOPO_NONE;
+	c->stats.flipped += ready_flip;
+	c->stats.new_leaders += s.seg != TOPO_NONE;
 	return true;
 }
 

@@ -262,7 +262,50 @@ static void modify_node(struct world *w)
 	}
 }
 
-static void step(struct world *w)
+/* A node of location, at random among those that are (not) Ready. */
+static struct node *node_in(struct world *w, const char *location, bool ready)
+{
+	struct node *found = NULL;
+	unsigned seen = 0;
+
+	for (size_t i = 0; i < w->c.n_nodes; i++)
+		if (!strcmp(w->nodes[i].location, location) && w->nodes[i].ready == ready &&
+		    rnd(w, ++seen) == 0)
+			found = &w->nodes[i];
+	return found;
+}
+
+/* What moves a location's leader (plan: the last step's, which names
+ * them): the leader turns NotReady (the next one takes over), a node of
+ * the location turns Ready (and may take the lead), or one's leader
+ * annotation flips; else any change. */
+static void move_leader(struct world *w, const struct plan *plan)
+{
+	const struct plan_segment *s = plan->n_segments ? &plan->segments[rnd(w, (unsigned)plan->n_segments)]
+							: NULL;
+	struct node *n;
+
+	if (!s || strncmp(s->name, "location/", 9) || s->leader == PLAN_NO_LEADER) {
+		modify_node(w);
+		return;
+	}
+	switch (rnd(w, 3)) {
+	case 0: w->nodes[s->leader].ready = false; break;
+	case 1:
+		n = node_in(w, s->location, false);
+		if (n)
+			n->ready = true;
+		break;
+	default:
+		n = node_in(w, s->location, true);
+		if (n)
+			n->leader = !n->leader;
+		break;
+	}
+}
+
+/* plan: the last step's full plan, in location granularity. */
+static void step(struct world *w, const struct plan *plan)
 {
 	unsigned r = rnd(w, 20), p = rnd(w, N_PEERS);
 
@@ -274,6 +317,8 @@ static void step(struct world *w)
 		delete_node(w);
 	else if (r == 4)
 		random_peer(w, &w->peers[p], p);
+	else if (r <= 10 && plan)
+		move_leader(w, plan);
 	else
 		modify_node(w);
 }
@@ -340,10 +385,27 @@ static void assert_routes_equal(const struct plan *a, const struct plan *b)
 	}
 }
 
+static void assert_segments_equal(const struct plan *a, const struct plan *b)
+{
+	char x[CIDR_STRLEN], y[CIDR_STRLEN];
+
+	assert_int_equal(a->n_segments, b->n_segments);
+	for (size_t i = 0; i < a->n_segments; i++) {
+		const struct plan_segment *s = &a->segments[i], *t = &b->segments[i];
+
+		assert_string_equal(s->name, t->name);
+		assert_string_equal(s->location, t->location);
+		assert_int_equal(s->leader, t->leader);
+		assert_int_equal(s->n_members, t->n_members);
+		assert_string_equal(cidr_format(&s->wireguard_ip, x), cidr_format(&t->wireguard_ip, y));
+	}
+}
+
 static void assert_plans_equal(const struct plan *a, const struct plan *b)
 {
 	assert_peers_equal(a, b);
 	assert_routes_equal(a, b);
+	assert_segments_equal(a, b);
 	assert_cidrs_equal(a->cluster_cidrs, a->n_cluster_cidrs, b->cluster_cidrs, b->n_cluster_cidrs);
 	assert_int_equal(a->n_rejections, b->n_rejections);
 	for (size_t i = 0; i < a->n_rejections; i++)
@@ -393,6 +455,7 @@ static void add_stats(struct topology_cache_stats *sum, const struct topology_ca
 	sum->joined += st->joined;
 	sum->left += st->left;
 	sum->flipped += st->flipped;
+	sum->new_leaders += st->new_leaders;
 }
 
 /* sum: per granularity (location, cross, full). */
@@ -419,7 +482,7 @@ static void run_property(uint64_t seed, size_t n_nodes, unsigned steps, enum enc
 	for (unsigned s = 0; s < steps; s++) {
 		for (size_t i = 0; i < N_GRANS * N_SELVES; i++)
 			follow(&f[i], &w->c);
-		step(w);
+		step(w, f[0].has_prev ? &f[0].prev : NULL);
 	}
 	for (size_t i = 0; i < N_GRANS * N_SELVES; i++) {
 		struct topology_cache_stats st = topology_cache_stats(f[i].cache);
@@ -453,6 +516,10 @@ static void test_random_changes(void **state)
 		assert_true(sum[g].left >= 25);
 		assert_true(sum[g].flipped >= 25);
 	}
+	/* A remote location's leader handed over, patched where leaders
+	 * lead a location (in full granularity every node leads itself). */
+	assert_true(sum[0].new_leaders >= 25);
+	assert_true(sum[1].new_leaders >= 25);
 }
 
 /* ---- The path each change takes ------------------------------------------ */
@@ -549,15 +616,17 @@ static void update_expecting(struct topology_cache *cache, const struct world *w
 	update_in(cache, w, GRANULARITY_LOCATION, want);
 }
 
-/* How many updates were a node joining, leaving, turning (Not)Ready. */
+/* How many updates were a node joining, leaving, turning (Not)Ready, and
+ * how many handed a remote location's lead over. */
 static void assert_kinds(const struct topology_cache *cache, unsigned long joined,
-			 unsigned long left, unsigned long flipped)
+			 unsigned long left, unsigned long flipped, unsigned long new_leaders)
 {
 	struct topology_cache_stats st = topology_cache_stats(cache);
 
 	assert_int_equal(st.joined, joined);
 	assert_int_equal(st.left, left);
 	assert_int_equal(st.flipped, flipped);
+	assert_int_equal(st.new_leaders, new_leaders);
 }
 
 static void test_paths(void **state)
@@ -616,27 +685,29 @@ static void test_paths(void **state)
 	/* ... and Ready again: back, patched. */
 	w->nodes[3].ready = true;
 	update_expecting(cache, w, &(struct expect){ 3, 7, 3, true });
-	/* gcp's leader turns NotReady: n003 leads now, recomputed. */
+	/* gcp's leader turns NotReady: n003 leads now, the gcp peer dials
+	 * it, patched. */
 	w->nodes[2].ready = false;
-	update_expecting(cache, w, &(struct expect){ 4, 7, 3, true });
-	/* ... and Ready again: it leads by name, recomputed. */
+	update_expecting(cache, w, &(struct expect){ 3, 8, 3, true });
+	/* ... and Ready again: it leads by name, patched. */
 	w->nodes[2].ready = true;
-	update_expecting(cache, w, &(struct expect){ 5, 7, 3, true });
+	update_expecting(cache, w, &(struct expect){ 3, 9, 3, true });
+	assert_kinds(cache, 0, 0, 4, 2);
 	/* A node of the local location turns NotReady: recomputed. */
 	w->nodes[1].ready = false;
-	update_expecting(cache, w, &(struct expect){ 6, 7, 3, true });
+	update_expecting(cache, w, &(struct expect){ 4, 9, 3, true });
 	/* After an invalidation the plan is recomputed, and found unchanged. */
 	topology_cache_invalidate(cache);
-	update_expecting(cache, w, &(struct expect){ 7, 7, 3, false });
+	update_expecting(cache, w, &(struct expect){ 5, 9, 3, false });
 	/* The local node's keepalive is on every peer: recomputed. */
 	w->nodes[0].persistent_keepalive = 25;
-	update_expecting(cache, w, &(struct expect){ 8, 7, 3, true });
+	update_expecting(cache, w, &(struct expect){ 6, 9, 3, true });
 	/* A failed update leaves no plan; the next one says "changed". */
 	w->nodes[0].n_pod_cidrs = 0;
 	assert_int_equal(topology_cache_update(cache, &w->c, "n000", &o, &changed, &err), -1);
 	assert_string_equal(err.msg, "topology: node n000: no pod CIDR yet");
 	w->nodes[0].n_pod_cidrs = 1;
-	update_expecting(cache, w, &(struct expect){ 9, 7, 3, true });
+	update_expecting(cache, w, &(struct expect){ 7, 9, 3, true });
 	topology_cache_free(cache);
 	free(w);
 }
@@ -679,7 +750,7 @@ static void test_join_and_leave_paths(void **state)
 	update_expecting(cache, w, &(struct expect){ 1, 5, 0, true });
 	remove_at(w, 4);
 	update_expecting(cache, w, &(struct expect){ 1, 6, 0, true });
-	assert_kinds(cache, 3, 3, 0);
+	assert_kinds(cache, 3, 3, 0, 0);
 	/* A node joining gcp with the leader annotation would lead it:
 	 * recomputed; leaving, it hands gcp back: recomputed. */
 	plain_node(insert_at(w, 4), "n004", "gcp", 4, 1);
@@ -711,7 +782,7 @@ static void test_join_and_leave_paths(void **state)
 	update_expecting(cache, w, &(struct expect){ 7, 6, 0, true });
 	moved = segment_address(cache, "location/gcp");
 	assert_true(cidr_equal(&moved, &gcp));
-	assert_kinds(cache, 3, 3, 0);
+	assert_kinds(cache, 3, 3, 0, 0);
 	topology_cache_free(cache);
 	free(w);
 }
@@ -739,14 +810,15 @@ static void test_cross_and_full_paths(void **state)
 		update_in(cache, w, grans[g], &(struct expect){ 1, 3, 0, true });
 		remove_at(w, 4);
 		update_in(cache, w, grans[g], &(struct expect){ 1, 4, 0, true });
-		assert_kinds(cache, 1, 1, 2);
-		/* gcp's leader turns NotReady: in cross n003 leads gcp now,
-		 * recomputed; in full it leads only itself, patched. */
+		assert_kinds(cache, 1, 1, 2, 0);
+		/* gcp's leader turns NotReady, and Ready again: in cross n003
+		 * leads gcp meanwhile (the peers stay, each usable node has its
+		 * own); in full it leads only itself. Patched. */
 		w->nodes[2].ready = false;
-		if (grans[g] == GRANULARITY_CROSS)
-			update_in(cache, w, grans[g], &(struct expect){ 2, 4, 0, true });
-		else
-			update_in(cache, w, grans[g], &(struct expect){ 1, 5, 0, true });
+		update_in(cache, w, grans[g], &(struct expect){ 1, 5, 0, true });
+		w->nodes[2].ready = true;
+		update_in(cache, w, grans[g], &(struct expect){ 1, 6, 0, true });
+		assert_kinds(cache, 1, 1, 4, grans[g] == GRANULARITY_CROSS ? 2 : 0);
 		topology_cache_free(cache);
 		free(w);
 	}
@@ -834,6 +906,235 @@ static void test_recomputed_flood_list(void **state)
 	free(w);
 }
 
+/* Node n publishes address ip as its WireGuard IP, as agents do. */
+static void publish(struct node *n, struct cidr ip)
+{
+	n->wireguard_ip = ip;
+	n->has_wireguard_ip = true;
+}
+
+static bool gcp_has(const struct topology_cache *cache, const struct cidr *address)
+{
+	struct cidr now = segment_address(cache, "location/gcp");
+
+	return cidr_equal(&now, address);
+}
+
+/* A first plan of w (computed); then gcp's leader n002 publishes gcp's
+ * address, as its agent does (not updated yet). */
+static struct cidr publish_gcp_address(struct topology_cache *cache, struct world *w)
+{
+	struct cidr gcp;
+
+	update_expecting(cache, w, &(struct expect){ 1, 0, 0, true });
+	gcp = segment_address(cache, "location/gcp");
+	publish(&w->nodes[2], gcp);
+	return gcp;
+}
+
+/* n000 and n001 in aws, n002, n003 and n004 in gcp (n002 leads it). */
+static struct world *three_in_gcp(void)
+{
+	struct world *w = two_locations();
+
+	plain_node(&w->nodes[w->c.n_nodes++], "n004", "gcp", 4, 1);
+	return w;
+}
+
+/* gcp's lead moving every way it can, seen from aws's leader and from a
+ * node that reaches gcp through it, in location and cross granularity:
+ * each patched. */
+static void test_new_leader_paths(void **state)
+{
+	static const enum granularity grans[] = { GRANULARITY_LOCATION, GRANULARITY_CROSS };
+	static const char *const selves[] = { "n000", "n001" };
+
+	(void)state;
+	for (size_t k = 0; k < 4; k++) {
+		struct world *w = three_in_gcp();
+		struct topology_cache *cache = topology_cache_new();
+		enum granularity g = grans[k / 2];
+		const char *self = selves[k % 2];
+
+		assert_non_null(cache);
+		update_as(cache, w, self, g, &(struct expect){ 1, 0, 0, true });
+		/* The leader turns NotReady: n003 takes over. */
+		w->nodes[2].ready = false;
+		update_as(cache, w, self, g, &(struct expect){ 1, 1, 0, true });
+		/* Ready again: it takes the lead back (by name). */
+		w->nodes[2].ready = true;
+		update_as(cache, w, self, g, &(struct expect){ 1, 2, 0, true });
+		/* n004 is annotated leader: it leads; then n003 too: n003 (by
+		 * name); n003's annotation goes: n004 again. */
+		w->nodes[4].leader = true;
+		update_as(cache, w, self, g, &(struct expect){ 1, 3, 0, true });
+		w->nodes[3].leader = true;
+		update_as(cache, w, self, g, &(struct expect){ 1, 4, 0, true });
+		w->nodes[3].leader = false;
+		update_as(cache, w, self, g, &(struct expect){ 1, 5, 0, true });
+		/* n002, not leading, turns NotReady; annotated meanwhile it
+		 * changes nothing; Ready again, it leads (annotated, by name). */
+		w->nodes[2].ready = false;
+		update_as(cache, w, self, g, &(struct expect){ 1, 6, 0, true });
+		w->nodes[2].leader = true;
+		update_as(cache, w, self, g, &(struct expect){ 1, 6, 1, false });
+		w->nodes[2].ready = true;
+		update_as(cache, w, self, g, &(struct expect){ 1, 7, 1, true });
+		assert_kinds(cache, 0, 0, 4, 6);
+		topology_cache_free(cache);
+		free(w);
+	}
+}
+
+/* gcp's address when its lead moves (location granularity: the leader
+ * carries the location's address, and its published one comes first). */
+static void test_new_leader_addresses(void **state)
+{
+	struct world *w = three_in_gcp();
+	struct topology_cache *cache = topology_cache_new();
+	struct cidr gcp;
+
+	(void)state;
+	assert_non_null(cache);
+	/* n002 publishes gcp's address (recomputed). */
+	gcp = publish_gcp_address(cache, w);
+	update_expecting(cache, w, &(struct expect){ 2, 0, 0, false });
+	/* It turns NotReady: n003 leads, published nothing, and gcp keeps
+	 * the address n002 published (the first gcp lists), patched. */
+	w->nodes[2].ready = false;
+	update_expecting(cache, w, &(struct expect){ 2, 1, 0, true });
+	assert_true(gcp_has(cache, &gcp));
+	/* n003 publishes it too (recomputed); n002 is back and leads with
+	 * it, patched. */
+	publish(&w->nodes[3], gcp);
+	update_expecting(cache, w, &(struct expect){ 3, 1, 0, false });
+	w->nodes[2].ready = true;
+	update_expecting(cache, w, &(struct expect){ 3, 2, 0, true });
+	/* n004 published another address; annotated, it leads gcp with that
+	 * one first: recomputed, and the address moves. */
+	publish(&w->nodes[4], cidr_of("10.4.200.1/16"));
+	update_expecting(cache, w, &(struct expect){ 4, 2, 0, false });
+	w->nodes[4].leader = true;
+	update_expecting(cache, w, &(struct expect){ 5, 2, 0, true });
+	assert_false(gcp_has(cache, &gcp));
+	assert_kinds(cache, 0, 0, 2, 2);
+	topology_cache_free(cache);
+	free(w);
+}
+
+/* When n002 (having published gcp's address) stops leading and n003
+ * published none, gcp takes the first address it lists, after every
+ * request's first: recomputed when that could be another. */
+static void test_recomputed_leader_addresses(void **state)
+{
+	struct world *w = three_in_gcp();
+	struct topology_cache *cache = topology_cache_new();
+	struct cidr gcp;
+
+	(void)state;
+	assert_non_null(cache);
+	gcp = publish_gcp_address(cache, w);
+	/* A NotReady gcp node before n002 by name published another one,
+	 * which gcp lists first once n002 does not lead. */
+	plain_node(insert_at(w, 2), "n001z", "gcp", 5, 1);
+	w->nodes[2].ready = false;
+	publish(&w->nodes[2], cidr_of("10.4.200.1/16"));
+	update_expecting(cache, w, &(struct expect){ 2, 0, 0, true });
+	w->nodes[3].ready = false;
+	update_expecting(cache, w, &(struct expect){ 3, 0, 0, true });
+	assert_false(gcp_has(cache, &gcp));
+	/* n002 leads again with its address first, which gcp does not
+	 * have: recomputed, and it moves back. n001z leaves (patched). */
+	w->nodes[3].ready = true;
+	update_expecting(cache, w, &(struct expect){ 4, 0, 0, true });
+	assert_true(gcp_has(cache, &gcp));
+	remove_at(w, 2);
+	update_expecting(cache, w, &(struct expect){ 4, 1, 0, true });
+	/* A lone node leading itself published gcp's address too: it takes
+	 * it first once n002 does not lead. */
+	plain_node(insert_at(w, 5), "n005", "", 5, 2);
+	publish(&w->nodes[5], gcp);
+	update_expecting(cache, w, &(struct expect){ 5, 1, 0, true });
+	w->nodes[2].ready = false;
+	update_expecting(cache, w, &(struct expect){ 6, 1, 0, true });
+	assert_false(gcp_has(cache, &gcp));
+	topology_cache_free(cache);
+	free(w);
+}
+
+/* Handovers the patch would get wrong: each recomputed. */
+static void test_recomputed_leaders(void **state)
+{
+	struct world *w = three_in_gcp();
+	struct topology_cache *cache = topology_cache_new();
+
+	(void)state;
+	assert_non_null(cache);
+	update_expecting(cache, w, &(struct expect){ 1, 0, 0, true });
+	/* The local location's lead moves to n001. */
+	w->nodes[1].leader = true;
+	update_expecting(cache, w, &(struct expect){ 2, 0, 0, true });
+	w->nodes[1].leader = false;
+	update_expecting(cache, w, &(struct expect){ 3, 0, 0, true });
+	/* gcp's leader loses its key (no readiness change): not usable. */
+	w->nodes[2].has_key = false;
+	update_expecting(cache, w, &(struct expect){ 4, 0, 0, true });
+	w->nodes[2].has_key = true;
+	update_expecting(cache, w, &(struct expect){ 5, 0, 0, true });
+	/* n003 would lead with its endpoint in the tunnel route to n004's
+	 * private IP (that route would be left out). */
+	snprintf(w->nodes[3].endpoint.host, sizeof(w->nodes[3].endpoint.host), "192.168.1.5");
+	update_expecting(cache, w, &(struct expect){ 5, 0, 1, false });
+	w->nodes[2].ready = false;
+	update_expecting(cache, w, &(struct expect){ 6, 0, 1, true });
+	/* (That left the route to n004's private IP out: recomputed when
+	 * it comes back.) n002 would lead again with its endpoint its own
+	 * private IP (the route to it would be left out). */
+	snprintf(w->nodes[2].endpoint.host, sizeof(w->nodes[2].endpoint.host), "192.168.1.3");
+	snprintf(w->nodes[3].endpoint.host, sizeof(w->nodes[3].endpoint.host), "203.0.113.4");
+	update_expecting(cache, w, &(struct expect){ 7, 0, 1, true });
+	w->nodes[2].ready = true;
+	update_expecting(cache, w, &(struct expect){ 8, 0, 1, true });
+	snprintf(w->nodes[2].endpoint.host, sizeof(w->nodes[2].endpoint.host), "203.0.113.3");
+	update_expecting(cache, w, &(struct expect){ 9, 0, 1, true });
+	/* gcp's only usable node goes and comes back: no leader between. */
+	w->nodes[3].has_key = w->nodes[4].has_key = false;
+	update_expecting(cache, w, &(struct expect){ 10, 0, 1, false });
+	w->nodes[2].ready = false;
+	update_expecting(cache, w, &(struct expect){ 11, 0, 1, true });
+	w->nodes[2].ready = true;
+	update_expecting(cache, w, &(struct expect){ 12, 0, 1, true });
+	assert_kinds(cache, 0, 0, 0, 0);
+	topology_cache_free(cache);
+	free(w);
+}
+
+/* In cross granularity the leader's peer also carries gcp's members that
+ * cannot hold tunnels, and gcp's allowed-location-ips: recomputed. */
+static void test_recomputed_cross_leaders(void **state)
+{
+	struct world *w = three_in_gcp();
+	struct topology_cache *cache = topology_cache_new();
+
+	(void)state;
+	assert_non_null(cache);
+	w->nodes[4].has_key = false;
+	update_in(cache, w, GRANULARITY_CROSS, &(struct expect){ 1, 0, 0, true });
+	w->nodes[2].ready = false;
+	update_in(cache, w, GRANULARITY_CROSS, &(struct expect){ 2, 0, 0, true });
+	w->nodes[2].ready = true;
+	update_in(cache, w, GRANULARITY_CROSS, &(struct expect){ 3, 0, 0, true });
+	w->nodes[4].has_key = true;
+	w->nodes[4].allowed_location_ips[0] = cidr_of("172.16.0.0/24");
+	w->nodes[4].n_allowed_location_ips = 1;
+	update_in(cache, w, GRANULARITY_CROSS, &(struct expect){ 4, 0, 0, true });
+	w->nodes[3].leader = true;
+	update_in(cache, w, GRANULARITY_CROSS, &(struct expect){ 5, 0, 0, true });
+	assert_kinds(cache, 0, 0, 0, 0);
+	topology_cache_free(cache);
+	free(w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -843,6 +1144,11 @@ int main(void)
 		cmocka_unit_test(test_cross_and_full_paths),
 		cmocka_unit_test(test_recomputed_members),
 		cmocka_unit_test(test_recomputed_flood_list),
+		cmocka_unit_test(test_new_leader_paths),
+		cmocka_unit_test(test_new_leader_addresses),
+		cmocka_unit_test(test_recomputed_leader_addresses),
+		cmocka_unit_test(test_recomputed_leaders),
+		cmocka_unit_test(test_recomputed_cross_leaders),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
