@@ -136,8 +136,9 @@ struct ip_addr topology_encap_ip6(const struct ip_addr *private_v4);
  * attributes of nodes changed (key, endpoint, keepalive, discovered
  * endpoints: what roaming and key rotation change), or one remote node
  * joined, left, or turned Ready or NotReady (when it neither leads nor
- * could lead, and nothing else could move), and recomputes it with
- * topology_compute otherwise.
+ * could lead, and nothing else could move), or a remote location's leader
+ * handed over to another node (a node's readiness or leader annotation
+ * changed), and recomputes it with topology_compute otherwise.
  * The plan is always equal (plan_equal, rejections too) to what
  * topology_compute gives for the same input. The cache keeps no pointer
  * into the cluster. docs/topology.md says what is patched and why. */
