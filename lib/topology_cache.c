@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * The topology cache. Every update digests each node three times: its
- * shape (everything the topology reads but the rest), its WireGuard
- * attributes (key, endpoint, keepalive) and its discovered endpoints. When
- * no shape changed, the segments, leaders, addresses, claims and routes
+ * The topology cache. Every update digests each node four times: its
+ * shape (everything the topology reads but the rest), its published
+ * WireGuard IP, its WireGuard attributes (key, endpoint, keepalive) and
+ * its discovered endpoints. When no shape or published address changed, the segments, leaders, addresses, claims and routes
  * are what they were, and a node's WireGuard attributes show in one peer
  * at most: the one it carries (whose key and endpoint are its own).
  * Discovered endpoints show in the endpoints of NATed nodes' and external
@@ -11,8 +11,9 @@
  * endpoint moving to an address that changes which routes are left out
  * (routes keep endpoints out of the tunnel), a change of the local node
  * (its keepalive is on every peer), of the external peers or the options.
- * A remote node joining, leaving or turning Ready or NotReady is patched
- * in topology_cache_members.c; this file keeps what those patches need of
+ * A remote node joining, leaving or turning Ready or NotReady, a remote
+ * location's leader handing over, and a remote node publishing another
+ * address are patched in topology_cache_members.c; this file keeps what those patches need of
  * a computation (topology_cache_impl.h).
  */
 #include "topology_cache_impl.h"
@@ -81,7 +82,7 @@ static uint64_t mix_endpoint(uint64_t h, const struct endpoint *e)
 static unsigned shape_flags(const struct node *n)
 {
 	return (unsigned)n->has_internal_ip | n->ready * FLAG_READY | n->leader * FLAG_LEADER |
-	       n->has_public_endpoint * FLAG_PUBLIC | n->has_wireguard_ip << 4 |
+	       n->has_public_endpoint * FLAG_PUBLIC | n->has_wireguard_ip * FLAG_PUBLISHED |
 	       topo_node_usable(n) * FLAG_USABLE;
 }
 
@@ -92,8 +93,14 @@ static uint64_t shape_digest(const struct node *n)
 	h = mix_string(h, n->location, sizeof(n->location));
 	h = mix_cidrs(h, n->pod_cidrs, n->n_pod_cidrs);
 	h = mix_cidrs(h, &n->internal_ip, n->has_internal_ip);
-	h = mix_cidrs(h, &n->wireguard_ip, n->has_wireguard_ip);
 	return mix_cidrs(h, n->allowed_location_ips, n->n_allowed_location_ips);
+}
+
+/* Apart from the shape: an agent publishes its plan's address after every
+ * change of it, so a new leader's address follows its handover. */
+static uint64_t published_digest(const struct node *n)
+{
+	return mix_cidrs(0, &n->wireguard_ip, n->has_wireguard_ip);
 }
 
 static uint64_t discovered_digest(const struct cluster *c, const struct node *n)
@@ -153,7 +160,7 @@ static bool endpoints_equal(const struct endpoint *a, const struct endpoint *b)
 
 static bool same_shape(const struct node_digest *a, const struct node_digest *b)
 {
-	return a->shape == b->shape && a->flags == b->flags;
+	return a->shape == b->shape && a->published == b->published && a->flags == b->flags;
 }
 
 bool digests_equal(const struct node_digest *a, const struct node_digest *b)
@@ -532,10 +539,11 @@ static void forget(struct topology_cache *c)
 static void digest_nodes(const struct cluster *cluster, struct node_digest *d)
 {
 	for (size_t i = 0; i < cluster->n_nodes; i++)
-		d[i] = (struct node_digest){ shape_digest(&cluster->nodes[i]),
-					     wireguard_digest(&cluster->nodes[i]),
-					     discovered_digest(cluster, &cluster->nodes[i]),
-					     shape_flags(&cluster->nodes[i]) };
+		d[i] = (struct node_digest){ .shape = shape_digest(&cluster->nodes[i]),
+					     .published = published_digest(&cluster->nodes[i]),
+					     .wireguard = wireguard_digest(&cluster->nodes[i]),
+					     .discovered = discovered_digest(cluster, &cluster->nodes[i]),
+					     .flags = shape_flags(&cluster->nodes[i]) };
 }
 
 int topology_cache_update(struct topology_cache *c, const struct cluster *cluster,

@@ -249,6 +249,16 @@ int book_reserve(struct wgip_book *b)
 	return offsets_reserve(&b->taken) < 0 || offsets_reserve(&b->published) < 0 ? -1 : 0;
 }
 
+void book_keep(struct wgip_book *b, uint64_t off)
+{
+	for (size_t i = 0; i < b->n_probes; i++) {
+		if (b->probes[i].to == off) {
+			b->probes[i] = b->probes[--b->n_probes];
+			return;
+		}
+	}
+}
+
 void book_take(struct wgip_book *b, uint64_t off)
 {
 	offsets_add(&b->taken, off);
@@ -258,12 +268,7 @@ void book_take(struct wgip_book *b, uint64_t off)
 void book_release(struct wgip_book *b, uint64_t off)
 {
 	offsets_remove(&b->taken, off);
-	for (size_t i = 0; i < b->n_probes; i++) {
-		if (b->probes[i].to == off) {
-			b->probes[i] = b->probes[--b->n_probes];
-			return;
-		}
-	}
+	book_keep(b, off);
 }
 
 void book_publish(struct wgip_book *b, uint64_t off)

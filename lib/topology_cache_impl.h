@@ -5,9 +5,9 @@
  * cluster->nodes, so a node joining or leaving shifts it), the WireGuard
  * IP book (which addresses are handed out, and which a change could move),
  * the index of the plan peers' endpoints, and the patches for nodes
- * joining, leaving and turning Ready or NotReady, and for a remote
- * location's leader handing over to another node
- * (topology_cache_members.c). docs/topology.md says what each patches.
+ * joining, leaving and turning Ready or NotReady, for a remote location's
+ * leader handing over to another node, and for a node publishing another
+ * WireGuard IP (topology_cache_members.c). docs/topology.md says what each patches.
  */
 #ifndef SKEIN_TOPOLOGY_CACHE_IMPL_H
 #define SKEIN_TOPOLOGY_CACHE_IMPL_H
@@ -20,13 +20,20 @@
 #include "topology_impl.h"
 
 struct node_digest {
-	uint64_t shape;      /* without the flags */
+	uint64_t shape;      /* without the flags and the published WireGuard IP */
+	uint64_t published;  /* the published WireGuard IP */
 	uint64_t wireguard;
 	uint64_t discovered;
 	unsigned flags;      /* FLAG_* */
 };
 
-enum { FLAG_READY = 1 << 1, FLAG_LEADER = 1 << 2, FLAG_PUBLIC = 1 << 3, FLAG_USABLE = 1 << 5 };
+enum {
+	FLAG_READY = 1 << 1,
+	FLAG_LEADER = 1 << 2,
+	FLAG_PUBLIC = 1 << 3,
+	FLAG_PUBLISHED = 1 << 4,
+	FLAG_USABLE = 1 << 5,
+};
 
 /* What the plan made of a node, for the patches. */
 struct node_memo {
@@ -116,6 +123,9 @@ bool book_may_free(const struct wgip_book *b, uint64_t off, uint64_t published);
 size_t book_published_times(const struct wgip_book *b, uint64_t off);
 /* Room for one more request and one more published address. */
 int book_reserve(struct wgip_book *b);
+/* The request that got off now keeps it as a published address: it probed
+ * no more. */
+void book_keep(struct wgip_book *b, uint64_t off);
 void book_take(struct wgip_book *b, uint64_t off);
 void book_release(struct wgip_book *b, uint64_t off);
 void book_publish(struct wgip_book *b, uint64_t off);
@@ -147,9 +157,9 @@ size_t cidr_lower_bound(const void *items, size_t n, size_t size, const struct c
 
 /* Patches the plan for one remote node joining, leaving, or turning Ready
  * or NotReady, or its leader annotation changing (and with either, the
- * leader of its location, when that is remote), when that is provably
- * what topology_compute would give; false (the plan untouched) to
- * recompute. */
+ * leader of its location, when that is remote), or its published
+ * WireGuard IP changing, when that is provably what topology_compute
+ * would give; false (the plan untouched) to recompute. */
 bool patch_members(struct topology_cache *c, const struct cluster *cluster, const char *self,
 		   const struct topology_options *opts, const struct node_digest *d,
 		   uint64_t peers, bool *changed);

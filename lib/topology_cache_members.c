@@ -20,7 +20,9 @@
  * names the new leader; in location granularity the location's peer dials
  * it, when the location's address provably stays; in cross granularity
  * the peers stay (each usable node has its own) when the leader's peer
- * carries nothing else.
+ * carries nothing else. The agents' publishing of their addresses after
+ * a handover changes no plan when it moves no address (patch_republish):
+ * the cache's book follows.
  *
  * Each patch has one gate (join_is_safe, leave_is_safe, flip_is_safe and
  * succession_is_safe) that checks everything and finds what the change
@@ -977,26 +979,35 @@ static bool patch_leave(struct topology_cache *c, const struct cluster *cluster,
 
 /* ---- A node turning Ready or NotReady ------------------------------------- */
 
+/* The one node that changed, and only in the flags given (and its
+ * published WireGuard IP, when published), or TOPO_NONE. */
+static size_t changed_alone(const struct topology_cache *c, const struct node_digest *d,
+			    unsigned flags, bool published)
+{
+	size_t changed = TOPO_NONE;
+
+	for (size_t i = 0; i < c->n_nodes; i++) {
+		const struct node_digest *was = &c->digests[i], *is = &d[i];
+
+		if (digests_equal(was, is))
+			continue;
+		if (changed != TOPO_NONE || was->shape != is->shape || was->wireguard != is->wireguard ||
+		    was->discovered != is->discovered || (was->flags ^ is->flags) & ~flags ||
+		    (!published && was->published != is->published))
+			return TOPO_NONE;
+		changed = i;
+	}
+	return changed;
+}
+
 /* The one node whose readiness (with its usability) or leader annotation
  * alone changed; its usability alone (a key lost) is not a flip. */
 static size_t flipped_at(const struct topology_cache *c, const struct node_digest *d)
 {
-	size_t flipped = TOPO_NONE;
+	size_t x = changed_alone(c, d, FLAG_READY | FLAG_USABLE | FLAG_LEADER, false);
+	unsigned diff = x == TOPO_NONE ? 0 : c->digests[x].flags ^ d[x].flags;
 
-	for (size_t i = 0; i < c->n_nodes; i++) {
-		const struct node_digest *was = &c->digests[i], *is = &d[i];
-		unsigned diff = was->flags ^ is->flags;
-
-		if (digests_equal(was, is))
-			continue;
-		if (flipped != TOPO_NONE || was->shape != is->shape || was->wireguard != is->wireguard ||
-		    was->discovered != is->discovered ||
-		    diff & ~(unsigned)(FLAG_READY | FLAG_USABLE | FLAG_LEADER) ||
-		    (diff & FLAG_USABLE && !(diff & FLAG_READY)))
-			return TOPO_NONE;
-		flipped = i;
-	}
-	return flipped;
+	return diff & FLAG_USABLE && !(diff & FLAG_READY) ? TOPO_NONE : x;
 }
 
 /* Whether its networks are its own on the routes and peers: the same as a
@@ -1264,6 +1275,57 @@ static bool patch_flip(struct topology_cache *c, const struct cluster *cluster,
 	return true;
 }
 
+/* ---- A node's published WireGuard IP ---------------------------------------- */
+
+/* Agents publish their plan's address: a location's new leader publishes
+ * the location's, the old one withdraws it. A published address is read
+ * only by its node's own segment's request (a location's lists its
+ * leader's first, then its other nodes'): when the location's leader
+ * publishes the location's address, the location takes it first now
+ * (nobody else wanted it first: it stayed free until the location took
+ * it); when another node's changes, the location's leader had its
+ * address first and the location never reads the others'. Either way
+ * every address stays, and so does the plan; the book follows (*now: the
+ * node's published offset, 0 for none). Lone nodes, cross granularity and
+ * the local node recompute. */
+static bool republish_is_safe(const struct topology_cache *c, const struct cluster *cluster,
+			      size_t x, uint64_t *now)
+{
+	const struct node *node = &cluster->nodes[x];
+	const struct node_memo *m = &c->memo[x];
+	const struct plan_segment *s;
+	uint64_t off;
+
+	if (x == c->self_index || m->alone || m->seg == TOPO_NONE ||
+	    c->opts.granularity == GRANULARITY_CROSS)
+		return false;
+	if (!node->has_wireguard_ip || !wgip_offset(&c->book.subnet, &node->wireguard_ip.ip, now))
+		*now = 0;
+	s = &c->plan.segments[m->seg];
+	if (s->leader == PLAN_NO_LEADER)
+		return false;
+	off = cidr_offset(&c->book.subnet, &s->wireguard_ip.ip);
+	return s->leader == x ? *now == off : c->memo[s->leader].published == off;
+}
+
+static bool patch_republish(struct topology_cache *c, const struct cluster *cluster,
+			    const struct node_digest *d, bool *changed)
+{
+	size_t x = changed_alone(c, d, FLAG_PUBLISHED, true);
+	uint64_t now;
+
+	if (x == TOPO_NONE || !republish_is_safe(c, cluster, x, &now) || book_reserve(&c->book) < 0)
+		return false;
+	book_unpublish(&c->book, c->memo[x].published);
+	book_publish(&c->book, now);
+	if (c->plan.segments[c->memo[x].seg].leader == x)
+		book_keep(&c->book, now);
+	c->memo[x].published = now;
+	*changed = false;
+	c->stats.republished++;
+	return true;
+}
+
 /* ---- Entry ------------------------------------------------------------------ */
 
 bool patch_members(struct topology_cache *c, const struct cluster *cluster, const char *self,
@@ -1278,6 +1340,6 @@ bool patch_members(struct topology_cache *c, const struct cluster *cluster, cons
 	if (cluster->n_nodes + 1 == c->n_nodes)
 		return patch_leave(c, cluster, d, changed);
 	if (cluster->n_nodes == c->n_nodes)
-		return patch_flip(c, cluster, d, changed);
+		return patch_flip(c, cluster, d, changed) || patch_republish(c, cluster, d, changed);
 	return false;
 }

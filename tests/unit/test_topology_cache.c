@@ -275,31 +275,45 @@ static struct node *node_in(struct world *w, const char *location, bool ready)
 	return found;
 }
 
+/* Node n publishes address ip as its WireGuard IP, as agents do. */
+static void publish(struct node *n, struct cidr ip)
+{
+	n->wireguard_ip = ip;
+	n->has_wireguard_ip = true;
+}
+
 /* What moves a location's leader (plan: the last step's, which names
  * them): the leader turns NotReady (the next one takes over), a node of
  * the location turns Ready (and may take the lead), or one's leader
- * annotation flips; else any change. */
+ * annotation flips; and what agents do after: the leader publishes the
+ * location's address, another node withdraws its own. Else any change. */
 static void move_leader(struct world *w, const struct plan *plan)
 {
-	const struct plan_segment *s = plan->n_segments ? &plan->segments[rnd(w, (unsigned)plan->n_segments)]
-							: NULL;
+	size_t k = plan->n_segments ? rnd(w, (unsigned)plan->n_segments) : 0;
+	const struct plan_segment *s = plan->n_segments ? &plan->segments[k] : NULL;
 	struct node *n;
 
 	if (!s || strncmp(s->name, "location/", 9) || s->leader == PLAN_NO_LEADER) {
 		modify_node(w);
 		return;
 	}
-	switch (rnd(w, 3)) {
+	switch (rnd(w, 5)) {
 	case 0: w->nodes[s->leader].ready = false; break;
 	case 1:
 		n = node_in(w, s->location, false);
 		if (n)
 			n->ready = true;
 		break;
-	default:
+	case 2:
 		n = node_in(w, s->location, true);
 		if (n)
 			n->leader = !n->leader;
+		break;
+	case 3: publish(&w->nodes[s->leader], s->wireguard_ip); break;
+	default:
+		n = node_in(w, s->location, rnd(w, 2));
+		if (n)
+			n->has_wireguard_ip = false;
 		break;
 	}
 }
@@ -456,6 +470,7 @@ static void add_stats(struct topology_cache_stats *sum, const struct topology_ca
 	sum->left += st->left;
 	sum->flipped += st->flipped;
 	sum->new_leaders += st->new_leaders;
+	sum->republished += st->republished;
 }
 
 /* sum: per granularity (location, cross, full). */
@@ -499,7 +514,7 @@ static void test_random_changes(void **state)
 	struct topology_cache_stats sum[N_GRANS] = { { 0 } }, all = { 0 };
 
 	(void)state;
-	for (uint64_t seed = 1; seed <= 18; seed++)
+	for (uint64_t seed = 1; seed <= 24; seed++)
 		run_property(seed * 0x9e3779b97f4a7c15ull, 8 + (seed - 1) % 12 * 2, 150,
 			     (enum encapsulation)(seed % 3), seed > 12,
 			     seed % 2 ? "10.4.0.0/16" : "10.4.0.0/26", sum);
@@ -520,6 +535,9 @@ static void test_random_changes(void **state)
 	 * lead a location (in full granularity every node leads itself). */
 	assert_true(sum[0].new_leaders >= 25);
 	assert_true(sum[1].new_leaders >= 25);
+	/* ... and the addresses agents publish after, in location
+	 * granularity. */
+	assert_true(sum[0].republished >= 25);
 }
 
 /* ---- The path each change takes ------------------------------------------ */
@@ -906,13 +924,6 @@ static void test_recomputed_flood_list(void **state)
 	free(w);
 }
 
-/* Node n publishes address ip as its WireGuard IP, as agents do. */
-static void publish(struct node *n, struct cidr ip)
-{
-	n->wireguard_ip = ip;
-	n->has_wireguard_ip = true;
-}
-
 static bool gcp_has(const struct topology_cache *cache, const struct cidr *address)
 {
 	struct cidr now = segment_address(cache, "location/gcp");
@@ -996,28 +1007,29 @@ static void test_new_leader_addresses(void **state)
 
 	(void)state;
 	assert_non_null(cache);
-	/* n002 publishes gcp's address (recomputed). */
+	/* n002 publishes gcp's address: nothing changes. */
 	gcp = publish_gcp_address(cache, w);
-	update_expecting(cache, w, &(struct expect){ 2, 0, 0, false });
+	update_expecting(cache, w, &(struct expect){ 1, 0, 1, false });
 	/* It turns NotReady: n003 leads, published nothing, and gcp keeps
 	 * the address n002 published (the first gcp lists), patched. */
 	w->nodes[2].ready = false;
-	update_expecting(cache, w, &(struct expect){ 2, 1, 0, true });
+	update_expecting(cache, w, &(struct expect){ 1, 1, 1, true });
 	assert_true(gcp_has(cache, &gcp));
-	/* n003 publishes it too (recomputed); n002 is back and leads with
-	 * it, patched. */
+	/* n003 publishes it too (nothing changes); n002 is back and leads
+	 * with it, patched. */
 	publish(&w->nodes[3], gcp);
-	update_expecting(cache, w, &(struct expect){ 3, 1, 0, false });
+	update_expecting(cache, w, &(struct expect){ 1, 1, 2, false });
 	w->nodes[2].ready = true;
-	update_expecting(cache, w, &(struct expect){ 3, 2, 0, true });
-	/* n004 published another address; annotated, it leads gcp with that
-	 * one first: recomputed, and the address moves. */
+	update_expecting(cache, w, &(struct expect){ 1, 2, 2, true });
+	/* n004 publishes another address (nothing changes); annotated, it
+	 * leads gcp with that one first: recomputed, and the address moves. */
 	publish(&w->nodes[4], cidr_of("10.4.200.1/16"));
-	update_expecting(cache, w, &(struct expect){ 4, 2, 0, false });
+	update_expecting(cache, w, &(struct expect){ 1, 2, 3, false });
 	w->nodes[4].leader = true;
-	update_expecting(cache, w, &(struct expect){ 5, 2, 0, true });
+	update_expecting(cache, w, &(struct expect){ 2, 2, 3, true });
 	assert_false(gcp_has(cache, &gcp));
 	assert_kinds(cache, 0, 0, 2, 2);
+	assert_int_equal(topology_cache_stats(cache).republished, 3);
 	topology_cache_free(cache);
 	free(w);
 }
@@ -1135,6 +1147,88 @@ static void test_recomputed_cross_leaders(void **state)
 	free(w);
 }
 
+/* A published address moves none: gcp's probed past the one a lone node
+ * published; once gcp's leader publishes gcp's, gcp takes it first (the
+ * probe is gone), and the lone node may leave, patched. */
+static void test_republished_probe(void **state)
+{
+	struct world *w = three_in_gcp();
+	struct topology_cache *cache = topology_cache_new();
+	struct cidr gcp, moved;
+
+	(void)state;
+	assert_non_null(cache);
+	update_expecting(cache, w, &(struct expect){ 1, 0, 0, true });
+	gcp = segment_address(cache, "location/gcp");
+	plain_node(&w->nodes[w->c.n_nodes++], "n005", "", 5, 2);
+	publish(&w->nodes[5], gcp);
+	update_expecting(cache, w, &(struct expect){ 2, 0, 0, true });
+	moved = segment_address(cache, "location/gcp");
+	assert_false(cidr_equal(&moved, &gcp));
+	publish(&w->nodes[2], moved);
+	update_expecting(cache, w, &(struct expect){ 2, 0, 1, false });
+	remove_at(w, 5);
+	update_expecting(cache, w, &(struct expect){ 2, 1, 1, true });
+	assert_true(gcp_has(cache, &moved));
+	assert_kinds(cache, 0, 1, 0, 0);
+	topology_cache_free(cache);
+	free(w);
+}
+
+/* Published addresses the allocation may read otherwise: recomputed. */
+static void test_recomputed_republished(void **state)
+{
+	struct world *w = three_in_gcp();
+	struct topology_cache *cache = topology_cache_new();
+	struct cidr gcp;
+
+	(void)state;
+	assert_non_null(cache);
+	update_expecting(cache, w, &(struct expect){ 1, 0, 0, true });
+	gcp = segment_address(cache, "location/gcp");
+	/* The local node publishes aws's address. */
+	publish(&w->nodes[0], segment_address(cache, "location/aws"));
+	update_expecting(cache, w, &(struct expect){ 2, 0, 0, false });
+	/* A node of gcp publishes gcp's address while gcp's leader has none
+	 * (it would take it first from another node's). */
+	publish(&w->nodes[3], gcp);
+	update_expecting(cache, w, &(struct expect){ 3, 0, 0, false });
+	/* gcp's leader publishes another address: gcp takes it first. */
+	publish(&w->nodes[2], cidr_of("10.4.200.1/16"));
+	update_expecting(cache, w, &(struct expect){ 4, 0, 0, true });
+	assert_false(gcp_has(cache, &gcp));
+	/* gcp without a leader (nobody has a key), then without members. */
+	w->nodes[2].has_key = w->nodes[3].has_key = w->nodes[4].has_key = false;
+	update_expecting(cache, w, &(struct expect){ 5, 0, 0, true });
+	w->nodes[3].has_wireguard_ip = false;
+	update_expecting(cache, w, &(struct expect){ 6, 0, 0, false });
+	w->nodes[2].ready = w->nodes[3].ready = w->nodes[4].ready = false;
+	update_expecting(cache, w, &(struct expect){ 7, 0, 0, true });
+	w->nodes[2].has_wireguard_ip = false;
+	update_expecting(cache, w, &(struct expect){ 8, 0, 0, false });
+	topology_cache_free(cache);
+	free(w);
+}
+
+/* In cross granularity every node's own request reads its own published
+ * address first: a node of gcp publishing another takes it, even while
+ * gcp's leader published its own. */
+static void test_recomputed_cross_republished(void **state)
+{
+	struct world *w = three_in_gcp();
+	struct topology_cache *cache = topology_cache_new();
+
+	(void)state;
+	assert_non_null(cache);
+	update_in(cache, w, GRANULARITY_CROSS, &(struct expect){ 1, 0, 0, true });
+	publish(&w->nodes[2], segment_address(cache, "location/gcp"));
+	update_in(cache, w, GRANULARITY_CROSS, &(struct expect){ 2, 0, 0, false });
+	publish(&w->nodes[3], cidr_of("10.4.200.1/16"));
+	update_in(cache, w, GRANULARITY_CROSS, &(struct expect){ 3, 0, 0, true });
+	topology_cache_free(cache);
+	free(w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1149,6 +1243,9 @@ int main(void)
 		cmocka_unit_test(test_recomputed_leader_addresses),
 		cmocka_unit_test(test_recomputed_leaders),
 		cmocka_unit_test(test_recomputed_cross_leaders),
+		cmocka_unit_test(test_republished_probe),
+		cmocka_unit_test(test_recomputed_republished),
+		cmocka_unit_test(test_recomputed_cross_republished),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
