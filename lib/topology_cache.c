@@ -1,20 +1,21 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * The topology cache. Every update digests each node four times: its
- * shape (everything the topology reads but the rest), its published
- * WireGuard IP, its WireGuard attributes (key, endpoint, keepalive) and
- * its discovered endpoints. When no shape or published address changed, the segments, leaders, addresses, claims and routes
- * are what they were, and a node's WireGuard attributes show in one peer
- * at most: the one it carries (whose key and endpoint are its own).
- * Discovered endpoints show in the endpoints of NATed nodes' and external
- * peers' peers. Those peers are patched in place. Recomputed instead: an
- * endpoint moving to an address that changes which routes are left out
- * (routes keep endpoints out of the tunnel), a change of the local node
- * (its keepalive is on every peer), of the external peers or the options.
- * A remote node joining, leaving or turning Ready or NotReady, a remote
- * location's leader handing over, and a remote node publishing another
- * address are patched in topology_cache_members.c; this file keeps what those patches need of
- * a computation (topology_cache_impl.h).
+ * The topology cache. Every update digests each node four times: its shape
+ * (everything the topology reads but the rest), its published WireGuard
+ * IP, its WireGuard attributes (key, endpoint, keepalive) and its
+ * discovered endpoints. When no shape or published address changed, the
+ * segments, leaders, addresses, claims and routes are what they were, and
+ * a node's WireGuard attributes show in one peer at most: the one it
+ * carries (whose key and endpoint are its own). Discovered endpoints show
+ * in the endpoints of NATed nodes' and external peers' peers. Those peers
+ * are patched in place. Recomputed instead: an endpoint moving to an
+ * address that changes which routes are left out (routes keep endpoints
+ * out of the tunnel), a change of the local node (its keepalive is on
+ * every peer), of the external peers or the options. A remote node
+ * joining, leaving or turning Ready or NotReady, a remote location's
+ * leader handing over, and a remote node publishing another address are
+ * patched in topology_cache_members.c; this file keeps what those patches
+ * need of a computation (topology_cache_impl.h).
  */
 #include "topology_cache_impl.h"
 

@@ -7,7 +7,8 @@
  * the index of the plan peers' endpoints, and the patches for nodes
  * joining, leaving and turning Ready or NotReady, for a remote location's
  * leader handing over to another node, and for a node publishing another
- * WireGuard IP (topology_cache_members.c). docs/topology.md says what each patches.
+ * WireGuard IP (topology_cache_members.c). docs/topology.md says what each
+ * patches.
  */
 #ifndef SKEIN_TOPOLOGY_CACHE_IMPL_H
 #define SKEIN_TOPOLOGY_CACHE_IMPL_H
