@@ -138,9 +138,9 @@ struct ip_addr topology_encap_ip6(const struct ip_addr *private_v4);
  * joined, left, or turned Ready or NotReady (when it neither leads nor
  * could lead, and nothing else could move), or a remote location's leader
  * handed over to another node (a node's readiness or leader annotation
- * changed), or a remote node of a location published another WireGuard
- * IP that moves no address, and recomputes it with topology_compute
- * otherwise.
+ * changed), or a remote node published a WireGuard IP (its own, or its
+ * location's) that moves no address, and recomputes it with
+ * topology_compute otherwise.
  * The plan is always equal (plan_equal, rejections too) to what
  * topology_compute gives for the same input. The cache keeps no pointer
  * into the cluster. docs/topology.md says what is patched and why. */
@@ -153,7 +153,7 @@ struct topology_cache_stats {
 	/* Of the patched and unchanged: a remote node joining, leaving,
 	 * turning Ready or NotReady; of the patched: a remote location's
 	 * leader handing over to another node; of the unchanged: a remote
-	 * node of a location publishing another WireGuard IP. */
+	 * node publishing a WireGuard IP that moves no address. */
 	unsigned long joined, left, flipped, new_leaders, republished;
 };
 

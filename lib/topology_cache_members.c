@@ -21,8 +21,8 @@
  * it, when the location's address provably stays; in cross granularity
  * the peers stay (each usable node has its own) when the leader's peer
  * carries nothing else. The agents' publishing of their addresses after
- * a handover changes no plan when it moves no address (patch_republish):
- * the cache's book follows.
+ * a handover or a join changes no plan when it moves no address
+ * (patch_republish): the cache's book follows.
  *
  * Each patch has one gate (join_is_safe, leave_is_safe, flip_is_safe and
  * succession_is_safe) that checks everything and finds what the change
@@ -1285,27 +1285,35 @@ static bool patch_flip(struct topology_cache *c, const struct cluster *cluster,
  * (nobody else wanted it first: it stayed free until the location took
  * it); when another node's changes, the location's leader had its
  * address first and the location never reads the others'. Either way
- * every address stays, and so does the plan; the book follows (*now: the
- * node's published offset, 0 for none). Lone nodes, cross granularity and
- * the local node recompute. */
+ * every address stays, and so does the plan. A node whose own request
+ * reads its address (cross granularity, or a segment of its own) moves
+ * none when it publishes the address it got: nobody else had it in a list
+ * (it stayed free until its probe took it), and no probe before its own
+ * passed it. The book follows (*now: the node's published offset, 0 for
+ * none; *keeps: its request keeps that address now, probing no more).
+ * The local node recomputes. */
 static bool republish_is_safe(const struct topology_cache *c, const struct cluster *cluster,
-			      size_t x, uint64_t *now)
+			      size_t x, uint64_t *now, bool *keeps)
 {
 	const struct node *node = &cluster->nodes[x];
 	const struct node_memo *m = &c->memo[x];
 	const struct plan_segment *s;
 	uint64_t off;
 
-	if (x == c->self_index || m->alone || m->seg == TOPO_NONE ||
-	    c->opts.granularity == GRANULARITY_CROSS)
+	if (x == c->self_index)
 		return false;
 	if (!node->has_wireguard_ip || !wgip_offset(&c->book.subnet, &node->wireguard_ip.ip, now))
 		*now = 0;
+	if (m->alone || c->opts.granularity == GRANULARITY_CROSS)
+		return (*keeps = *now == m->request);
+	if (m->seg == TOPO_NONE)
+		return false;
 	s = &c->plan.segments[m->seg];
 	if (s->leader == PLAN_NO_LEADER)
 		return false;
 	off = cidr_offset(&c->book.subnet, &s->wireguard_ip.ip);
-	return s->leader == x ? *now == off : c->memo[s->leader].published == off;
+	*keeps = s->leader == x;
+	return *keeps ? *now == off : c->memo[s->leader].published == off;
 }
 
 static bool patch_republish(struct topology_cache *c, const struct cluster *cluster,
@@ -1313,12 +1321,14 @@ static bool patch_republish(struct topology_cache *c, const struct cluster *clus
 {
 	size_t x = changed_alone(c, d, FLAG_PUBLISHED, true);
 	uint64_t now;
+	bool keeps;
 
-	if (x == TOPO_NONE || !republish_is_safe(c, cluster, x, &now) || book_reserve(&c->book) < 0)
+	if (x == TOPO_NONE || !republish_is_safe(c, cluster, x, &now, &keeps) ||
+	    book_reserve(&c->book) < 0)
 		return false;
 	book_unpublish(&c->book, c->memo[x].published);
 	book_publish(&c->book, now);
-	if (c->plan.segments[c->memo[x].seg].leader == x)
+	if (keeps)
 		book_keep(&c->book, now);
 	c->memo[x].published = now;
 	*changed = false;

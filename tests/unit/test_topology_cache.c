@@ -318,10 +318,26 @@ static void move_leader(struct world *w, const struct plan *plan)
 	}
 }
 
-/* plan: the last step's full plan, in location granularity. */
-static void step(struct world *w, const struct plan *plan)
+/* A node publishes the address its segment got in plan (any
+ * granularity), as its agent does: a location's leader the location's, a
+ * node in cross granularity or a lone one its own. */
+static void publish_got(struct world *w, const struct plan *plan)
+{
+	const struct plan_segment *s;
+
+	if (!plan || !plan->n_segments)
+		return;
+	s = &plan->segments[rnd(w, (unsigned)plan->n_segments)];
+	if (s->leader != PLAN_NO_LEADER)
+		publish(&w->nodes[s->leader], s->wireguard_ip);
+}
+
+/* plans: the last step's full plans per granularity (location, cross,
+ * full), or NULL. */
+static void step(struct world *w, const struct plan *const plans[N_GRANS])
 {
 	unsigned r = rnd(w, 20), p = rnd(w, N_PEERS);
+	const struct plan *plan = plans[0];
 
 	if (r == 0 && w->c.n_nodes < MAX_NODES)
 		join_node(w, w->c.n_nodes, w->next_id++);
@@ -331,8 +347,10 @@ static void step(struct world *w, const struct plan *plan)
 		delete_node(w);
 	else if (r == 4)
 		random_peer(w, &w->peers[p], p);
-	else if (r <= 10 && plan)
+	else if (r <= 9 && plan)
 		move_leader(w, plan);
+	else if (r == 10)
+		publish_got(w, plans[rnd(w, N_GRANS)]);
 	else
 		modify_node(w);
 }
@@ -495,9 +513,13 @@ static void run_property(uint64_t seed, size_t n_nodes, unsigned steps, enum enc
 		f[i].o.service_cidrs[f[i].o.n_service_cidrs++] = cidr_of("172.17.0.0/24");
 	}
 	for (unsigned s = 0; s < steps; s++) {
+		const struct plan *plans[N_GRANS];
+
 		for (size_t i = 0; i < N_GRANS * N_SELVES; i++)
 			follow(&f[i], &w->c);
-		step(w, f[0].has_prev ? &f[0].prev : NULL);
+		for (size_t g = 0; g < N_GRANS; g++)
+			plans[g] = f[g * N_SELVES].has_prev ? &f[g * N_SELVES].prev : NULL;
+		step(w, plans);
 	}
 	for (size_t i = 0; i < N_GRANS * N_SELVES; i++) {
 		struct topology_cache_stats st = topology_cache_stats(f[i].cache);
@@ -535,9 +557,9 @@ static void test_random_changes(void **state)
 	 * lead a location (in full granularity every node leads itself). */
 	assert_true(sum[0].new_leaders >= 25);
 	assert_true(sum[1].new_leaders >= 25);
-	/* ... and the addresses agents publish after, in location
-	 * granularity. */
-	assert_true(sum[0].republished >= 25);
+	/* ... and the addresses agents publish after, in every granularity. */
+	for (size_t g = 0; g < N_GRANS; g++)
+		assert_true(sum[g].republished >= 25);
 }
 
 /* ---- The path each change takes ------------------------------------------ */
@@ -867,32 +889,32 @@ static void test_recomputed_members(void **state)
 	update_expecting(cache, w, &(struct expect){ 4, 0, 0, true });
 	remove_at(w, 4);
 	update_expecting(cache, w, &(struct expect){ 5, 0, 0, true });
-	/* A lone node joins (patched) and publishes its address (a shape
-	 * change: recomputed), then a NotReady one that published the same
-	 * (recomputed: taken). When the first leaves, the second would take
-	 * the address: recomputed; the second leaving then: patched. */
+	/* A lone node joins (patched) and publishes the address it got
+	 * (patched: it moves none), then a NotReady one that published the
+	 * same (recomputed: taken). When the first leaves, the second would
+	 * take the address: recomputed; the second leaving then: patched. */
 	plain_node(insert_at(w, 4), "n004", "", 4, 2);
 	update_expecting(cache, w, &(struct expect){ 5, 1, 0, true });
 	address = segment_address(cache, "node/n004");
 	w->nodes[4].wireguard_ip = address;
 	w->nodes[4].has_wireguard_ip = true;
-	update_expecting(cache, w, &(struct expect){ 6, 1, 0, false });
+	update_expecting(cache, w, &(struct expect){ 5, 1, 1, false });
 	plain_node(insert_at(w, 5), "n005", "", 5, 2);
 	w->nodes[5].ready = false;
 	w->nodes[5].wireguard_ip = address;
 	w->nodes[5].has_wireguard_ip = true;
-	update_expecting(cache, w, &(struct expect){ 7, 1, 0, true });
+	update_expecting(cache, w, &(struct expect){ 6, 1, 1, true });
 	remove_at(w, 4);
-	update_expecting(cache, w, &(struct expect){ 8, 1, 0, true });
+	update_expecting(cache, w, &(struct expect){ 7, 1, 1, true });
 	remove_at(w, 4);
-	update_expecting(cache, w, &(struct expect){ 8, 2, 0, true });
+	update_expecting(cache, w, &(struct expect){ 7, 2, 1, true });
 	/* A node joins gcp with n003's private IP (recomputed: it is
 	 * taken); n003 turning NotReady hands that route to it: recomputed. */
 	plain_node(insert_at(w, 4), "n004", "gcp", 4, 1);
 	w->nodes[4].internal_ip = w->nodes[3].internal_ip;
-	update_expecting(cache, w, &(struct expect){ 9, 2, 0, true });
+	update_expecting(cache, w, &(struct expect){ 8, 2, 1, true });
 	w->nodes[3].ready = false;
-	update_expecting(cache, w, &(struct expect){ 10, 2, 0, true });
+	update_expecting(cache, w, &(struct expect){ 9, 2, 1, true });
 	topology_cache_free(cache);
 	free(w);
 }
@@ -1210,21 +1232,51 @@ static void test_recomputed_republished(void **state)
 	free(w);
 }
 
-/* In cross granularity every node's own request reads its own published
- * address first: a node of gcp publishing another takes it, even while
- * gcp's leader published its own. */
-static void test_recomputed_cross_republished(void **state)
+/* A node whose own request reads its published address (every node in
+ * cross granularity, a lone one in full granularity or without a
+ * location) moves none by publishing the address it got: patched,
+ * nothing changes; publishing another, its request takes that one first:
+ * recomputed. In cross granularity that holds even while gcp's leader
+ * published its own. */
+static void test_republished_own_address(void **state)
+{
+	static const enum granularity grans[] = { GRANULARITY_CROSS, GRANULARITY_FULL };
+
+	(void)state;
+	for (size_t k = 0; k < 2; k++) {
+		struct world *w = three_in_gcp();
+		struct topology_cache *cache = topology_cache_new();
+		enum granularity g = grans[k];
+
+		assert_non_null(cache);
+		update_in(cache, w, g, &(struct expect){ 1, 0, 0, true });
+		publish(&w->nodes[2], segment_address(cache, g == GRANULARITY_CROSS ? "location/gcp"
+										   : "node/n002"));
+		update_in(cache, w, g, &(struct expect){ 1, 0, 1, false });
+		publish(&w->nodes[3], cidr_of("10.4.200.1/16"));
+		update_in(cache, w, g, &(struct expect){ 2, 0, 1, true });
+		assert_int_equal(topology_cache_stats(cache).republished, 1);
+		topology_cache_free(cache);
+		free(w);
+	}
+}
+
+/* A lone node (no location) publishing the address it got, in location
+ * granularity: patched; the local node publishing its own: recomputed. */
+static void test_republished_lone_address(void **state)
 {
 	struct world *w = three_in_gcp();
 	struct topology_cache *cache = topology_cache_new();
 
 	(void)state;
 	assert_non_null(cache);
-	update_in(cache, w, GRANULARITY_CROSS, &(struct expect){ 1, 0, 0, true });
-	publish(&w->nodes[2], segment_address(cache, "location/gcp"));
-	update_in(cache, w, GRANULARITY_CROSS, &(struct expect){ 2, 0, 0, false });
-	publish(&w->nodes[3], cidr_of("10.4.200.1/16"));
-	update_in(cache, w, GRANULARITY_CROSS, &(struct expect){ 3, 0, 0, true });
+	plain_node(&w->nodes[w->c.n_nodes++], "n005", "", 5, 2);
+	update_expecting(cache, w, &(struct expect){ 1, 0, 0, true });
+	publish(&w->nodes[5], segment_address(cache, "node/n005"));
+	update_expecting(cache, w, &(struct expect){ 1, 0, 1, false });
+	publish(&w->nodes[0], segment_address(cache, "location/aws"));
+	update_expecting(cache, w, &(struct expect){ 2, 0, 1, false });
+	assert_int_equal(topology_cache_stats(cache).republished, 1);
 	topology_cache_free(cache);
 	free(w);
 }
@@ -1245,7 +1297,8 @@ int main(void)
 		cmocka_unit_test(test_recomputed_cross_leaders),
 		cmocka_unit_test(test_republished_probe),
 		cmocka_unit_test(test_recomputed_republished),
-		cmocka_unit_test(test_recomputed_cross_republished),
+		cmocka_unit_test(test_republished_own_address),
+		cmocka_unit_test(test_republished_lone_address),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
