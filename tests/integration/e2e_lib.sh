@@ -5,10 +5,7 @@
 # removed on exit. Source after lib.sh.
 
 e2e_need_tools() {
-	local tool
-	for tool in wireguard-go wg jq python3 nft ping ss "$@"; do
-		command -v "$tool" >/dev/null || { skip "$(basename "$0" .sh) (no $tool)"; exit 0; }
-	done
+	need_tools wireguard-go wg jq python3 nft ping ss "$@"
 	[ -x "$BIN/skein-agent" ] && [ -x "$BIN/skein" ] ||
 		{ fail "$(basename "$0" .sh): bin/skein-agent and bin/skein are not built (make)"; exit 1; }
 }

@@ -33,6 +33,14 @@ need_root() {
 	if [ "$(id -u)" -ne 0 ]; then skip "$(basename "$0"): needs root"; exit 0; fi
 }
 
+# need_tools TOOL...: skips the whole test unless every tool is installed.
+need_tools() {
+	local tool
+	for tool in "$@"; do
+		command -v "$tool" >/dev/null || { skip "$(basename "$0" .sh): $tool not installed"; exit 0; }
+	done
+}
+
 # netns_add NAME: creates a namespace removed on exit, with loopback up.
 netns_add() {
 	ip netns add "$1" || return 1

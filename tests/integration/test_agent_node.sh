@@ -18,9 +18,7 @@ need_root
 
 AGENT=$BIN/skein-agent
 API=$SKEIN_ROOT/tests/apiserver
-for tool in wireguard-go wg nft curl python3 openssl bridge ping; do
-	if ! command -v "$tool" >/dev/null; then skip "agent_node: $tool not installed"; exit 0; fi
-done
+need_tools wireguard-go wg nft curl python3 openssl bridge ping
 if [ ! -x "$AGENT" ]; then fail "agent_node: $AGENT not built"; exit 1; fi
 
 NODE=$T_PREFIX-an-node

@@ -14,9 +14,7 @@
 # between the two nodes' networks and masquerades their API traffic.
 source "$(dirname "$0")/lib.sh"
 need_root
-for tool in qemu-system-x86_64 cpio depmod busybox python3 jq nft; do
-	if ! command -v "$tool" >/dev/null; then skip "e2e kernel VM: $tool not installed"; exit 0; fi
-done
+need_tools qemu-system-x86_64 cpio depmod busybox python3 jq nft
 for b in skein-agent skein; do
 	[ -x "$BIN/$b" ] || { fail "e2e kernel VM: bin/$b not built (make)"; exit 1; }
 done

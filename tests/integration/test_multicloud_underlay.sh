@@ -6,9 +6,7 @@
 # node nobody can reach, CNI plumbing for pods, and a clean teardown.
 . "$(dirname "$0")/lib.sh"
 need_root
-for tool in wireguard-go wg jq python3 nft ping; do
-	command -v "$tool" >/dev/null || { skip "multicloud underlay (no $tool)"; exit 0; }
-done
+need_tools wireguard-go wg jq python3 nft ping
 
 export SKEIN_MC_PREFIX=${T_PREFIX}mc
 . "$SKEIN_ROOT/hack/multicloud.sh"

@@ -16,9 +16,7 @@ need_root
 
 NODECTL=${NODECTL:-$SKEIN_ROOT/build/tools/nodectl}
 if [ ! -x "$NODECTL" ]; then fail "nodectl built ($NODECTL missing)"; exit 1; fi
-for tool in python3 nft bridge; do
-	command -v "$tool" >/dev/null || { skip "node programming (no $tool)"; exit 0; }
-done
+need_tools python3 nft bridge
 
 NODE=${T_PREFIX}-np-node POD=${T_PREFIX}-np-pod OUT=${T_PREFIX}-np-out
 DIR=$(mktemp -d /tmp/skein-np.XXXXXX)

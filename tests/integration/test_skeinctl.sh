@@ -18,9 +18,7 @@ source "$SKEIN_ROOT/tests/apiserver/lib.sh"
 need_root
 
 CTL=$BIN/skeinctl
-for tool in wireguard-go wg wg-quick dot ping; do
-	command -v "$tool" >/dev/null || { skip "skeinctl: $tool not installed"; exit 0; }
-done
+need_tools wireguard-go wg wg-quick dot ping
 [ -x "$CTL" ] || { fail "skeinctl: $CTL not built (make)"; exit 1; }
 
 N1=$T_PREFIX-ctl-n1

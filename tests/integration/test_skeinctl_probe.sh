@@ -17,9 +17,7 @@ source "$SKEIN_ROOT/tests/apiserver/lib.sh"
 need_root
 
 CTL=$BIN/skeinctl
-for tool in wireguard-go wg wg-quick; do
-	command -v "$tool" >/dev/null || { skip "skeinctl probe: $tool not installed"; exit 0; }
-done
+need_tools wireguard-go wg wg-quick
 [ -x "$CTL" ] || { fail "skeinctl probe: $CTL not built (make)"; exit 1; }
 
 N1=$T_PREFIX-prb-n1

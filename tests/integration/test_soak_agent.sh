@@ -12,9 +12,7 @@ source "$(dirname "$0")/lib.sh"
 source "$SKEIN_ROOT/tests/apiserver/lib.sh"
 source "$(dirname "$0")/agent_env.sh"
 need_root
-for tool in wireguard-go wg nft python3; do
-	command -v "$tool" >/dev/null || { skip "soak_agent: $tool not installed"; exit 0; }
-done
+need_tools wireguard-go wg nft python3
 [ -x "$AGENT_BIN" ] || { fail "soak_agent: $AGENT_BIN not built"; exit 1; }
 
 EVENTS=${SOAK_AGENT_EVENTS:-1000}

@@ -11,9 +11,7 @@ source "$(dirname "$0")/lib.sh"
 source "$SKEIN_ROOT/tests/apiserver/lib.sh"
 source "$(dirname "$0")/agent_env.sh"
 need_root
-for tool in valgrind wireguard-go wg nft python3; do
-	command -v "$tool" >/dev/null || { skip "valgrind: $tool not installed"; exit 0; }
-done
+need_tools valgrind wireguard-go wg nft python3
 for b in skein skein-agent; do [ -x "$BIN/$b" ] || { fail "valgrind: bin/$b not built"; exit 1; }; done
 
 VG=(valgrind --quiet --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite)

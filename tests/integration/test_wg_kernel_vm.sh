@@ -11,9 +11,7 @@ need_root
 
 WGCTL=$SKEIN_ROOT/build/tools/wgctl
 if [ ! -x "$WGCTL" ]; then fail "kernel_vm: $WGCTL not built (make test builds it)"; exit 1; fi
-for tool in qemu-system-x86_64 cpio depmod busybox wg; do
-	if ! command -v "$tool" >/dev/null; then skip "kernel_vm: $tool not installed"; exit 0; fi
-done
+need_tools qemu-system-x86_64 cpio depmod busybox wg
 
 work=$(mktemp -d "/tmp/$T_PREFIX-kvm.XXXXXX")
 on_exit "rm -rf $work"

@@ -10,9 +10,7 @@ source "$(dirname "$0")/lib.sh"
 need_root
 
 WGCTL=$SKEIN_ROOT/build/tools/wgctl
-for tool in wireguard-go wg ping; do
-	if ! command -v "$tool" >/dev/null; then skip "wg_uapi: $tool not installed"; exit 0; fi
-done
+need_tools wireguard-go wg ping
 if [ ! -x "$WGCTL" ]; then fail "wg_uapi: $WGCTL not built (make test builds it)"; exit 1; fi
 
 A=$T_PREFIX-wga
