@@ -72,10 +72,14 @@ ip netns exec "$P-node" env -i PATH="$PATH" N="$N" W="$W" P="$P" T="$TIMER" bash
 # deletion alone (bench/veth_floor.c, "floor DEL" above, in every round as
 # RCU grace periods vary with the machine's load), and the peak RSS of an
 # empty C program, dynamically linked as skein is (Debian ships no static
-# libmnl).
+# libmnl), and linked statically against glibc (what skein could at best be
+# with a static libmnl; only musl goes lower, and Debian builds neither
+# jansson nor libmnl for musl).
 printf 'int main(void) { return 0; }\n' >"$W/empty.c"
-${CC:-cc} -O2 -o "$W/empty" "$W/empty.c" || { echo "bench_cni: cannot build $W/empty"; exit 1; }
+${CC:-cc} -O2 -o "$W/empty" "$W/empty.c" &&
+	${CC:-cc} -O2 -static -o "$W/empty-static" "$W/empty.c" || { echo "bench_cni: cannot build $W/empty"; exit 1; }
 RSS_EMPTY=$("$TIMER" "$W/skein.json" "$W/empty" | awk '{ print $2 }')
+RSS_EMPTY_STATIC=$("$TIMER" "$W/skein.json" "$W/empty-static" | awk '{ print $2 }')
 RSS_SKEIN_MAX=$(awk '$1 == "skein" && $4 > m { m = $4 } END { print m }' "$W/times")
 RSS_REF_MAX=$(awk '$1 == "ptp" && $4 > m { m = $4 } END { print m }' "$W/times")
 
@@ -90,7 +94,7 @@ for key in "skein ADD" "ptp ADD" "skein DEL" "ptp DEL" "floor DEL"; do
 done
 awk -v sa="$(pct "skein ADD" 0.5)" -v sd="$(pct "skein DEL" 0.5)" \
     -v ra="$(pct "ptp ADD" 0.5)" -v rd="$(pct "ptp DEL" 0.5)" \
-    -v rs="$RSS_SKEIN_MAX" -v rr="$RSS_REF_MAX" -v n="$N" -v fd="$(pct "floor DEL" 0.5)" -v re="$RSS_EMPTY" 'BEGIN {
+    -v rs="$RSS_SKEIN_MAX" -v rr="$RSS_REF_MAX" -v n="$N" -v fd="$(pct "floor DEL" 0.5)" -v re="$RSS_EMPTY" -v rt="$RSS_EMPTY_STATIC" 'BEGIN {
 	printf "ADD: skein %.2f ms, ptp+host-local %.2f ms: %.1fx faster\n", sa / 1000, ra / 1000, ra / sa
 	printf "DEL: skein %.2f ms, ptp+host-local %.2f ms: %.1fx faster\n", sd / 1000, rd / 1000, rd / sd
 	printf "ADD+DEL median over %d rounds: %.1fx faster (target >= 10x)\n", n, (ra + rd) / (sa + sd)
@@ -99,4 +103,5 @@ awk -v sa="$(pct "skein ADD" 0.5)" -v sd="$(pct "skein DEL" 0.5)" \
 	printf "  a plugin that removes the veth before DEL returns is at best %.1fx faster than\n", (ra + rd) / (sa + fd)
 	printf "  the reference with skein'"'"'s ADD, %.1fx with an ADD that costs nothing\n", (ra + rd) / fd
 	printf "floor: an empty dynamically linked C program peaks at %d KiB: %.2f of the reference\n", re, re / rr
+	printf "  (linked statically against glibc: %d KiB, %.2f)\n", rt, rt / rr
 }'
