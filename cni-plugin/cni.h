@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "cidr.h"
+#include "cni_version.h"
 #include "error.h"
 #include "ipam.h"
 #include "link.h"
@@ -36,13 +37,6 @@ enum cni_code {
 	CNI_ERR_CHECK = 100,        /* CHECK found the attachment different */
 };
 
-/* Supported versions, oldest first; the index orders them. */
-enum cni_version { CNI_V030, CNI_V031, CNI_V040, CNI_V100, CNI_V110, CNI_N_VERSIONS };
-extern const char *const cni_versions[CNI_N_VERSIONS];
-#define CNI_VERSION_LATEST CNI_V110
-
-/* -1 when s is not a supported version. */
-int cni_version_parse(const char *s, enum cni_version *out);
 /* -1 (err set, naming verb and both versions) when have < min. */
 int cni_require_version(enum cni_version have, enum cni_version min, const char *verb,
 			struct error *err);

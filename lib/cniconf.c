@@ -44,11 +44,13 @@ char *cniconf_render(const struct cniconf *conf, struct error *err)
 	}
 	cidrs = pod_cidr_array(conf);
 	/* "o" hands cidrs to the new object, or frees it if packing fails.
-	 * cniVersion 1.0.0, not 1.1.0: every plugin in a chain must accept the
-	 * list's version, and portmap builds still in use (Debian 12's 1.1.1,
-	 * older kind images) stop at 1.0.0 and fail every ADD otherwise. */
+	 * cniVersion 1.0.0 by default, not 1.1.0: every plugin in a chain must
+	 * accept the list's version, and portmap builds still in use (Debian
+	 * 12's 1.1.1, older kind images) stop at 1.0.0 and fail every ADD
+	 * otherwise. Where portmap is newer, 1.1.0 lets runtimes call STATUS
+	 * and GC. */
 	root = cidrs ? json_pack("{s:s, s:s, s:[{s:s, s:o, s:I, s:s}, {s:s, s:{s:b}, s:b}]}",
-				 "cniVersion", CNICONF_CNI_VERSION, "name", "skein", "plugins",
+				 "cniVersion", conf->cni_version ? conf->cni_version : CNICONF_CNI_VERSION, "name", "skein", "plugins",
 				 "type", "skein", "podCIDRs", cidrs, "mtu", (json_int_t)conf->mtu,
 				 "dataDir", conf->data_dir ? conf->data_dir : CNICONF_DEFAULT_DATA_DIR,
 				 "type", "portmap", "capabilities", "portMappings", 1, "snat", 1)

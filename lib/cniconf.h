@@ -2,7 +2,8 @@
 /*
  * The CNI network configuration list the container runtime reads
  * (default /etc/cni/net.d/10-skein.conflist): the skein plugin with the
- * node's pod CIDRs and MTU, chained with portmap. The file is written
+ * node's pod CIDRs and MTU, chained with portmap, in cniVersion 1.0.0
+ * unless told otherwise (see cniconf_render). The file is written
  * atomically (a temporary file in the same directory, fsync, rename, mode
  * 0644) and only when its content changes, so the runtime never reads half
  * a file and a reconcile with nothing new does not touch it.
@@ -26,6 +27,7 @@ struct cniconf {
 	size_t n_pod_cidrs;
 	uint32_t mtu;
 	const char *data_dir;   /* NULL: CNICONF_DEFAULT_DATA_DIR */
+	const char *cni_version; /* NULL: CNICONF_CNI_VERSION */
 };
 
 /* Pure: the file's text (JSON and a final newline); free() it. */

@@ -6,11 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cni_version.h"
 #include "cniconf.h"
 
 enum {
 	OPT_GRANULARITY, OPT_SUBNET, OPT_SERVICE_CIDR, OPT_ENCAPSULATE, OPT_MTU, OPT_WIREGUARD,
-	OPT_UAPI_DIR, OPT_INTERFACE, OPT_PORT, OPT_KEY_DIR, OPT_CNI_CONF, OPT_CLEAN_UP,
+	OPT_UAPI_DIR, OPT_INTERFACE, OPT_PORT, OPT_KEY_DIR, OPT_CNI_CONF, OPT_CNI_VERSION, OPT_CLEAN_UP,
 	OPT_RESYNC_PERIOD, OPT_LISTEN, OPT_INTERNAL_IP,
 };
 
@@ -27,6 +28,7 @@ const struct option node_long_options[NODE_N_OPTIONS] = {
 	ENTRY("port", required_argument, OPT_PORT),
 	ENTRY("key-dir", required_argument, OPT_KEY_DIR),
 	ENTRY("cni-conf", required_argument, OPT_CNI_CONF),
+	ENTRY("cni-version", required_argument, OPT_CNI_VERSION),
 	ENTRY("clean-up", optional_argument, OPT_CLEAN_UP),
 	ENTRY("resync-period", required_argument, OPT_RESYNC_PERIOD),
 	ENTRY("listen", required_argument, OPT_LISTEN),
@@ -47,6 +49,8 @@ const char node_options_usage[] =
 	"  --port N              WireGuard listen port (default 51820)\n"
 	"  --key-dir DIR         holds private.key (default /var/lib/skein)\n"
 	"  --cni-conf FILE       CNI config list (default /etc/cni/net.d/10-skein.conflist)\n"
+	"  --cni-version V       its cniVersion, 0.3.0 to 1.1.0 (default 1.0.0); 1.1.0 gives\n"
+	"                        runtimes STATUS and GC, if the node's portmap accepts it\n"
 	"  --clean-up[=BOOL]     undo everything on SIGTERM/SIGINT (default true)\n"
 	"  --resync-period D     repair drift at least this often: 30s, 500ms, 2m (default 30s)\n"
 	"  --listen ADDR         /healthz and /metrics on [IP]:PORT; empty disables (default :1107)\n"
@@ -60,6 +64,7 @@ int node_options_default(struct node_options *o)
 	o->uapi_dir = NODE_DEFAULT_UAPI_DIR;
 	o->key_dir = NODE_DEFAULT_KEY_DIR;
 	o->cni_conf = CNICONF_DEFAULT_PATH;
+	o->cni_version = CNICONF_CNI_VERSION;
 	o->clean_up = true;
 	return listen_addr_parse(NODE_DEFAULT_LISTEN, &o->listen);
 }
@@ -200,6 +205,17 @@ static int set_internal_ip(struct node_options *o, const char *s)
 	return cidr_parse_host(s, &o->internal_ip); /* with or without a prefix */
 }
 
+/* Points at the library's copy of the string, not into argv. */
+static int set_cni_version(struct node_options *o, const char *s)
+{
+	enum cni_version v;
+
+	if (cni_version_parse(s, &v) < 0)
+		return -1;
+	o->cni_version = cni_versions[v];
+	return 0;
+}
+
 static int set_one(struct node_options *o, int id, const char *arg)
 {
 	static const char *const granularities[] = { "location", "full", "cross" };
@@ -240,6 +256,7 @@ static int set_one(struct node_options *o, int id, const char *arg)
 		return 0;
 	case OPT_KEY_DIR: o->key_dir = arg; return *arg ? 0 : -1;
 	case OPT_CNI_CONF: o->cni_conf = arg; return *arg ? 0 : -1;
+	case OPT_CNI_VERSION: return set_cni_version(o, arg);
 	case OPT_CLEAN_UP: return parse_bool(arg, &o->clean_up);
 	case OPT_RESYNC_PERIOD: return duration_parse_ms(arg, &o->resync_ms);
 	case OPT_LISTEN: return listen_addr_parse(arg, &o->listen);

@@ -18,7 +18,7 @@
 #include "topology.h"
 
 #define NODE_OPT_BASE 0x1000
-#define NODE_N_OPTIONS 15
+#define NODE_N_OPTIONS 16
 #define NODE_DEFAULT_LISTEN ":1107"
 #define NODE_DEFAULT_KEY_DIR "/var/lib/skein"
 #define NODE_DEFAULT_UAPI_DIR "/var/run/wireguard"
@@ -40,6 +40,7 @@ struct node_options {
 	const char *uapi_dir;
 	const char *key_dir;
 	const char *cni_conf;
+	const char *cni_version;        /* the config list's cniVersion */
 	bool clean_up;
 	struct listen_addr listen;
 	struct cidr internal_ip;        /* family 0: detect */

@@ -416,7 +416,7 @@ static const struct node *find_node(const struct cluster *c, const char *name)
  * STATUS says the network is not ready. */
 static int sync_cni(struct node_state *s, const struct node *self, struct error *err)
 {
-	struct cniconf c = { .mtu = s->mtu };
+	struct cniconf c = { .mtu = s->mtu, .cni_version = s->opts->cni_version };
 	bool written = false;
 
 	if (!self || !self->n_pod_cidrs)

@@ -102,7 +102,7 @@ CONF=$RUN/cni/10-skein.conflist
 start_agent() { # FLAGS...: sets agent
 	ip netns exec "$NODE" "$AGENT" --kubeconfig "$RUN/api/node-n1.kubeconfig" --hostname n1 \
 		--wireguard=userspace --uapi-dir "$RUN/wg-node" --key-dir "$RUN/key" --cni-conf "$CONF" \
-		--resync-period=1s --listen=127.0.0.1:11071 --log-level debug "$@" >>"$RUN/agent.log" 2>&1 &
+		--cni-version=1.1.0 --resync-period=1s --listen=127.0.0.1:11071 --log-level debug "$@" >>"$RUN/agent.log" 2>&1 &
 	agent=$!
 }
 on_exit 'kill $agent 2>/dev/null; wait $agent 2>/dev/null'
@@ -206,6 +206,16 @@ check "nft: anti-spoofing rule for the WireGuard IP" \
 	bash -c "grep -q 'iifname != \"skein0\" ip daddr ${wgip%/*} fib saddr type != local .*drop' <<<'$ruleset'"
 check "conflist: pod CIDR and MTU 1320" \
 	bash -c "python3 -c 'import json,sys; p=json.load(open(sys.argv[1]))[\"plugins\"][0]; assert p[\"podCIDRs\"]==[\"10.244.1.0/24\"] and p[\"mtu\"]==1320' '$CONF'"
+# A runtime hands the list's first plugin its entry with the list's name
+# and cniVersion; STATUS needs 1.1.0.
+status_through_conflist() {
+	python3 -c 'import json,sys; l=json.load(open(sys.argv[1])); p=l["plugins"][0]
+assert l["cniVersion"] == "1.1.0", l["cniVersion"]
+p.update(name=l["name"], cniVersion=l["cniVersion"]); print(json.dumps(p))' "$CONF" |
+		CNI_COMMAND=STATUS "$BIN/skein"
+}
+check "conflist: cniVersion 1.1.0 as --cni-version asks; the plugin answers STATUS 0 through it" \
+	status_through_conflist
 check "/healthz answers ok" [ "$(in_node curl -sf http://127.0.0.1:11071/healthz)" = ok ]
 check "/metrics: 3 nodes, 2 peers, leader" \
 	[ "$(metric skein_nodes) $(metric skein_peers) $(metric skein_is_leader)" = "3 2 1" ]

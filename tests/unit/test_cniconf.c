@@ -4,6 +4,7 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <jansson.h>
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +24,7 @@ static void parse(const char *s, struct cidr *c)
 static void test_render_exact_shape(void **state)
 {
 	struct cidr pods[2];
-	struct cniconf conf = { pods, 2, 1420, NULL };
+	struct cniconf conf = { pods, 2, 1420, NULL, NULL };
 	struct error err;
 	char *text;
 
@@ -58,10 +59,33 @@ static void test_render_exact_shape(void **state)
 	free(text);
 }
 
+/* --cni-version: the list carries the version asked for, the rest as is. */
+static void test_render_chosen_version(void **state)
+{
+	struct cidr pod;
+	struct cniconf conf = { &pod, 1, 1420, "/d", "1.1.0" };
+	struct error err;
+	json_t *root;
+	char *text;
+
+	(void)state;
+	parse("10.244.1.0/24", &pod);
+	text = cniconf_render(&conf, &err);
+	assert_non_null(text);
+	root = json_loads(text, 0, NULL);
+	assert_non_null(root);
+	assert_string_equal(json_string_value(json_object_get(root, "cniVersion")), "1.1.0");
+	assert_string_equal(json_string_value(json_object_get(
+				    json_array_get(json_object_get(root, "plugins"), 0), "dataDir")),
+			    "/d");
+	json_decref(root);
+	free(text);
+}
+
 static void test_render_rejects_incomplete(void **state)
 {
 	struct cidr pod;
-	struct cniconf no_cidrs = { NULL, 0, 1420, NULL }, no_mtu = { &pod, 1, 0, NULL };
+	struct cniconf no_cidrs = { NULL, 0, 1420, NULL, NULL }, no_mtu = { &pod, 1, 0, NULL, NULL };
 	struct error err;
 
 	(void)state;
@@ -88,7 +112,7 @@ static size_t entries(const char *path)
 static void test_write_only_on_change(void **state)
 {
 	struct cidr pod;
-	struct cniconf conf = { &pod, 1, 1420, "/data" };
+	struct cniconf conf = { &pod, 1, 1420, "/data", NULL };
 	char path[128];
 	struct error err;
 	struct stat st;
@@ -117,7 +141,7 @@ static void test_write_only_on_change(void **state)
 static void test_write_names_failure(void **state)
 {
 	struct cidr pod;
-	struct cniconf conf = { &pod, 1, 1420, NULL };
+	struct cniconf conf = { &pod, 1, 1420, NULL, NULL };
 	char file[128], path[160];
 	struct error err;
 	FILE *f;
@@ -154,6 +178,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_render_exact_shape),
+		cmocka_unit_test(test_render_chosen_version),
 		cmocka_unit_test(test_render_rejects_incomplete),
 		cmocka_unit_test(test_write_only_on_change),
 		cmocka_unit_test(test_write_names_failure),

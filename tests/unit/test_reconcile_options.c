@@ -46,6 +46,7 @@ static void test_defaults(void **state)
 	assert_int_equal(o.node.topo.listen_port, 51820);
 	assert_string_equal(o.node.key_dir, "/var/lib/skein");
 	assert_string_equal(o.node.cni_conf, "/etc/cni/net.d/10-skein.conflist");
+	assert_string_equal(o.node.cni_version, "1.0.0");
 	assert_true(o.node.clean_up);
 	assert_int_equal(o.resync_ms, 30000);
 	assert_true(o.node.listen.enabled);
@@ -65,7 +66,7 @@ static void test_every_flag(void **state)
 			       "--mesh-granularity=cross --subnet 10.9.0.0/24 --service-cidr 10.96.0.0/12 "
 			       "--service-cidr fd00:96::/108 --encapsulate always --mtu 1380 "
 			       "--wireguard userspace --uapi-dir /run/x --interface wg7 --port 5000 "
-			       "--key-dir /k --cni-conf /c.conflist --clean-up=false --resync-period 500ms "
+			       "--key-dir /k --cni-conf /c.conflist --cni-version 1.1.0 --clean-up=false --resync-period 500ms "
 			       "--listen [::1]:9100 --internal-ip 192.168.1.5/24"),
 			 0);
 	assert_int_equal(o.node.topo.granularity, GRANULARITY_CROSS);
@@ -80,6 +81,7 @@ static void test_every_flag(void **state)
 	assert_int_equal(o.node.topo.listen_port, 5000);
 	assert_string_equal(o.node.key_dir, "/k");
 	assert_string_equal(o.node.cni_conf, "/c.conflist");
+	assert_string_equal(o.node.cni_version, "1.1.0");
 	assert_false(o.node.clean_up);
 	assert_int_equal(o.resync_ms, 500);
 	assert_true(o.node.listen.has_ip);
@@ -115,6 +117,9 @@ static void test_bad_values_name_the_flag(void **state)
 		{ "--interface abcdefghijklmnop", "--interface" },
 		{ "--port 0", "--port" },
 		{ "--port 65536", "--port" },
+		{ "--cni-version 1.2.0", "--cni-version" },
+		{ "--cni-version 0.2.0", "--cni-version" },
+		{ "--cni-version 1.1", "--cni-version" },
 		{ "--clean-up=yes", "--clean-up" },
 		{ "--resync-period 30", "--resync-period" },
 		{ "--resync-period 10ms", "--resync-period" },
