@@ -264,7 +264,8 @@ struct writes {
 
 static int apply(struct nl *rt, struct nl *nf, struct node_conf *c, struct writes *w, struct error *err)
 {
-	struct cniconf cni = { c->pods, c->nft.n_local_pod_cidrs, c->conflist_mtu, NULL };
+	struct cniconf cni = { .pod_cidrs = c->pods, .n_pod_cidrs = c->nft.n_local_pod_cidrs,
+			       .mtu = c->conflist_mtu };
 	bool written = false;
 	int ret = 0;
 
