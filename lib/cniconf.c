@@ -31,6 +31,7 @@ static json_t *pod_cidr_array(const struct cniconf *conf)
 
 char *cniconf_render(const struct cniconf *conf, struct error *err)
 {
+	const char *version = conf->cni_version ? conf->cni_version : CNICONF_CNI_VERSION;
 	json_t *root, *cidrs;
 	char *text;
 
@@ -50,7 +51,7 @@ char *cniconf_render(const struct cniconf *conf, struct error *err)
 	 * otherwise. Where portmap is newer, 1.1.0 lets runtimes call STATUS
 	 * and GC. */
 	root = cidrs ? json_pack("{s:s, s:s, s:[{s:s, s:o, s:I, s:s}, {s:s, s:{s:b}, s:b}]}",
-				 "cniVersion", conf->cni_version ? conf->cni_version : CNICONF_CNI_VERSION, "name", "skein", "plugins",
+				 "cniVersion", version, "name", "skein", "plugins",
 				 "type", "skein", "podCIDRs", cidrs, "mtu", (json_int_t)conf->mtu,
 				 "dataDir", conf->data_dir ? conf->data_dir : CNICONF_DEFAULT_DATA_DIR,
 				 "type", "portmap", "capabilities", "portMappings", 1, "snat", 1)
