@@ -102,7 +102,8 @@ CONF=$RUN/cni/10-skein.conflist
 start_agent() { # FLAGS...: sets agent
 	ip netns exec "$NODE" "$AGENT" --kubeconfig "$RUN/api/node-n1.kubeconfig" --hostname n1 \
 		--wireguard=userspace --uapi-dir "$RUN/wg-node" --key-dir "$RUN/key" --cni-conf "$CONF" \
-		--cni-version=1.1.0 --resync-period=1s --listen=127.0.0.1:11071 --log-level debug "$@" >>"$RUN/agent.log" 2>&1 &
+		--cni-version=1.1.0 --resync-period=1s --listen=127.0.0.1:11071 --log-level debug "$@" \
+		>>"$RUN/agent.log" 2>&1 &
 	agent=$!
 }
 on_exit 'kill $agent 2>/dev/null; wait $agent 2>/dev/null'
